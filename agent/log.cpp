@@ -1,0 +1,94 @@
+#include "agent/log.hpp"
+
+#include <fcntl.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+
+namespace avn::agent {
+
+namespace {
+
+log_sink g_sink = log_sink::stderr_stream;
+log_level g_min = log_level::info;
+int g_fd = STDERR_FILENO;
+
+const char* level_name(log_level l) {
+    switch (l) {
+        case log_level::debug:
+            return "debug";
+        case log_level::info:
+            return "info";
+        case log_level::warning:
+            return "warning";
+        case log_level::error:
+            return "error";
+    }
+    return "info";
+}
+
+int syslog_priority(log_level l) {
+    switch (l) {
+        case log_level::debug:
+            return LOG_DEBUG;
+        case log_level::info:
+            return LOG_INFO;
+        case log_level::warning:
+            return LOG_WARNING;
+        case log_level::error:
+            return LOG_ERR;
+    }
+    return LOG_INFO;
+}
+
+}  // namespace
+
+void log_open(log_sink sink, log_level min_level, const std::string& file) {
+    g_sink = sink;
+    g_min = min_level;
+    if (sink == log_sink::syslog) {
+        ::openlog("avn-agent", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+    } else if (sink == log_sink::file) {
+        const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            g_fd = fd;
+        } else {
+            g_sink = log_sink::stderr_stream;
+        }
+    }
+}
+
+void log_write(log_level level, std::string_view message) {
+    if (level < g_min) {
+        return;
+    }
+    if (g_sink == log_sink::syslog) {
+        ::syslog(syslog_priority(level), "%.*s", static_cast<int>(message.size()), message.data());
+        return;
+    }
+    // One write(2) per line so concurrent writers never interleave lines.
+    char stamp[32] = "";
+    if (g_sink == log_sink::file) {
+        std::time_t now = std::time(nullptr);
+        std::tm tm{};
+        ::gmtime_r(&now, &tm);
+        std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+    }
+    std::string line;
+    line.reserve(message.size() + 64);
+    line += stamp;
+    line += "avn-agent[";
+    line += std::to_string(::getpid());
+    line += "]: ";
+    line += level_name(level);
+    line += ": ";
+    line += message;
+    line += '\n';
+    ssize_t ignored = ::write(g_fd, line.data(), line.size());
+    (void)ignored;
+}
+
+}  // namespace avn::agent

@@ -1,0 +1,190 @@
+#include "agent/run.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <thread>
+
+#include "agent/dispatch.hpp"
+#include "avn/version.hpp"
+#include "platform/socket_path.hpp"
+#include "platform/systemd.hpp"
+#include "platform/unix_socket.hpp"
+
+namespace avn::agent {
+
+namespace {
+
+bool use_csh(shell_syntax s) {
+    if (s != shell_syntax::from_env) {
+        return s == shell_syntax::csh;
+    }
+    const char* shell = std::getenv("SHELL");
+    const std::string_view sv = shell != nullptr ? shell : "";
+    return sv.size() >= 3 && sv.substr(sv.size() - 3) == "csh";
+}
+
+void print_env(bool csh, const std::string& path, pid_t pid) {
+    const std::string q = platform::shell_quote(path);
+    if (csh) {
+        std::printf("setenv AVN_AGENT_SOCK %s;\nsetenv AVN_AGENT_PID %d;\necho Agent pid %d;\n",
+                    q.c_str(), pid, pid);
+    } else {
+        std::printf(
+            "AVN_AGENT_SOCK=%s; export AVN_AGENT_SOCK;\nAVN_AGENT_PID=%d; export "
+            "AVN_AGENT_PID;\necho Agent pid %d;\n",
+            q.c_str(), pid, pid);
+    }
+    std::fflush(stdout);
+}
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "avn-agent: %s\n", message.c_str());
+    return 1;
+}
+
+int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
+          const agent_options& opts) {
+    boost::asio::io_context io(1);
+    server srv(io, std::move(listener), path, owns_file, opts.server);
+    dispatcher ops(srv);
+    srv.set_handler([&ops](protocol::request& req, const client_info& c) {
+        return ops.handle(req, c);
+    });
+    srv.on_stopping([] { platform::notify("STOPPING=1"); });
+    srv.start();
+    log_info("avn-agent " + std::string(avn::version_string) + " serving on " + path);
+    platform::notify("READY=1\nSTATUS=serving on " + path);
+    io.run();
+    log_info("stopped");
+    return 0;
+}
+
+// -k: the agent named by AVN_AGENT_PID, else the one answering on the socket
+// (its pid from SO_PEERCRED).
+int kill_agent(const agent_options& opts, const platform::socket_location& loc) {
+    pid_t pid = 0;
+    if (const char* env = std::getenv("AVN_AGENT_PID"); env != nullptr && *env != '\0') {
+        char* end = nullptr;
+        const long v = std::strtol(env, &end, 10);
+        if (*end != '\0' || v <= 1) {
+            return fail("AVN_AGENT_PID='" + std::string(env) + "' is not a process id");
+        }
+        pid = static_cast<pid_t>(v);
+    } else {
+        auto fd = platform::connect_unix(loc.path, std::chrono::seconds(2));
+        if (!fd) {
+            return fail("no agent to stop: AVN_AGENT_PID is not set and none answers on " +
+                        loc.path);
+        }
+        auto cred = platform::peer_of(fd->get());
+        if (!cred || cred->uid != ::geteuid()) {
+            return fail("the process on " + loc.path + " is not yours; not stopping it");
+        }
+        pid = cred->pid;
+    }
+    if (::kill(pid, SIGTERM) != 0) {
+        return fail("cannot stop agent pid " + std::to_string(pid) + ": " +
+                    std::strerror(errno));
+    }
+    // Wait (bounded) so that the socket is gone when we return.
+    for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (use_csh(opts.shell)) {
+        std::printf("unsetenv AVN_AGENT_SOCK;\nunsetenv AVN_AGENT_PID;\necho Agent pid %d killed;\n",
+                    pid);
+    } else {
+        std::printf("unset AVN_AGENT_SOCK;\nunset AVN_AGENT_PID;\necho Agent pid %d killed;\n", pid);
+    }
+    return 0;
+}
+
+void detach_stdio() {
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        ::dup2(null, STDIN_FILENO);
+        ::dup2(null, STDOUT_FILENO);
+        ::dup2(null, STDERR_FILENO);
+        if (null > STDERR_FILENO) {
+            ::close(null);
+        }
+    }
+}
+
+}  // namespace
+
+int run_agent(const agent_options& opts) {
+    platform::socket_location loc = platform::default_socket_location();
+    if (!opts.socket_path.empty()) {
+        ::setenv("AVN_AGENT_SOCK", opts.socket_path.c_str(), 1);
+        loc = platform::default_socket_location();
+    }
+    if (opts.mode == start_mode::kill) {
+        return kill_agent(opts, loc);
+    }
+
+    // Started by the service manager: serve its socket in the foreground.
+    auto activated = platform::adopt_activated_socket();
+    if (!activated) {
+        return fail(activated.error().message);
+    }
+    if (activated->fd) {
+        log_open(log_sink::stderr_stream, opts.level);
+        return serve(std::move(activated->fd), activated->path, false, opts);
+    }
+
+    if (auto ok = platform::prepare_socket_dir(loc); !ok) {
+        return fail(ok.error().message);
+    }
+    auto listener = platform::listen_unix(loc.path);
+    if (!listener) {
+        return fail(listener.error().message);
+    }
+    const bool csh = use_csh(opts.shell);
+
+    if (opts.mode == start_mode::foreground) {
+        if (opts.log_file.empty()) {
+            log_open(log_sink::stderr_stream, opts.level);
+        } else {
+            log_open(log_sink::file, opts.level, opts.log_file);
+        }
+        print_env(csh, loc.path, ::getpid());
+        return serve(std::move(*listener), loc.path, true, opts);
+    }
+
+    // Background: the socket already listens, so the shell code printed by
+    // the parent is true the moment it is read.
+    std::fflush(stdout);
+    const pid_t child = ::fork();
+    if (child < 0) {
+        ::unlink(loc.path.c_str());
+        return fail(std::string("fork failed: ") + std::strerror(errno));
+    }
+    if (child > 0) {
+        print_env(csh, loc.path, child);
+        return 0;
+    }
+    // Open the log first: --log-file may be relative to the start folder.
+    if (!opts.log_file.empty()) {
+        log_open(log_sink::file, opts.level, opts.log_file);
+    } else {
+        log_open(log_sink::syslog, opts.level);
+    }
+    ::setsid();
+    if (::chdir("/") != 0) {
+        // Staying in the start folder only keeps it busy; not fatal.
+    }
+    detach_stdio();
+    return serve(std::move(*listener), loc.path, true, opts);
+}
+
+}  // namespace avn::agent

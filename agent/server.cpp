@@ -1,0 +1,389 @@
+#include "agent/server.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <csignal>
+
+#include "agent/log.hpp"
+#include "platform/secret.hpp"
+#include "platform/unix_socket.hpp"
+#include "protocol/codec.hpp"
+
+namespace avn::agent {
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Reads happen only after the socket reported readable, synchronously, so one
+// buffer serves every connection: an idle connection costs no read buffer.
+std::array<char, 16 * 1024> g_scratch;
+
+std::string describe(const client_info& c) {
+    return "connection " + std::to_string(c.connection_id) + " (pid " + std::to_string(c.pid) + ")";
+}
+
+}  // namespace
+
+// One client connection. Owned by shared_ptr: the server's list, the reader,
+// the writer and each running handler hold a reference.
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    connection(server& srv, asio::local::stream_protocol::socket sock, client_info info)
+        : srv_(srv),
+          sock_(std::move(sock)),
+          info_(info),
+          decoder_(srv.config_.limits),
+          read_timer_(sock_.get_executor()),
+          write_timer_(sock_.get_executor()),
+          slot_timer_(sock_.get_executor()) {}
+
+    void start() {
+        sock_.non_blocking(true);
+        asio::co_spawn(sock_.get_executor(), read_loop(), asio::detached);
+    }
+
+    /// Shutdown: close now when idle, otherwise after the in-flight work.
+    void finish_soon() {
+        closing_ = true;
+        if (in_flight_ == 0 && !writing_ && pending_.empty()) {
+            close();
+        }
+    }
+
+    void close() {
+        if (closed_) {
+            return;
+        }
+        closed_ = true;
+        auto keep = shared_from_this();  // the server's list may hold the last reference
+        boost::system::error_code ignored;
+        sock_.close(ignored);
+        read_timer_.cancel();
+        write_timer_.cancel();
+        slot_timer_.cancel();
+        pending_.clear();
+        srv_.connection_closed(this);
+    }
+
+    std::list<std::shared_ptr<connection>>::iterator self_in_list;
+
+private:
+    asio::awaitable<void> read_loop() {
+        auto self = shared_from_this();
+        const auto& cfg = srv_.config_;
+        while (!closed_) {
+            drain_decoder();
+            if (closing_ || closed_) {
+                break;
+            }
+            if (in_flight_ >= cfg.max_in_flight) {
+                // Back-pressure: stop reading until a request completes.
+                slot_timer_.expires_at(asio::steady_timer::time_point::max());
+                co_await slot_timer_.async_wait(use_tuple);
+                continue;
+            }
+            reader_waiting_ = true;
+            if (in_flight_ == 0) {
+                arm_idle_deadline();
+            }
+            auto [wait_ec] = co_await sock_.async_wait(asio::socket_base::wait_read, use_tuple);
+            reader_waiting_ = false;
+            read_timer_.cancel();
+            if (wait_ec || closed_) {
+                break;
+            }
+            boost::system::error_code ec;
+            const std::size_t n = sock_.read_some(asio::buffer(g_scratch), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                continue;
+            }
+            if (ec || n == 0) {
+                peer_done_ = true;
+                break;
+            }
+            decoder_.feed(std::string_view(g_scratch.data(), n));
+            platform::wipe(g_scratch.data(), n);
+        }
+        if (peer_done_ && !closed_ && !decoder_.failed()) {
+            drain_decoder();
+            if (decoder_.buffered() != 0) {
+                // The peer half-closed in the middle of a line.
+                queue_error(nullptr, protocol::error{protocol::errc::bad_json,
+                                                     "request ended without a newline (truncated)",
+                                                     std::nullopt, std::nullopt});
+            }
+        }
+        closing_ = true;
+        maybe_close();
+    }
+
+    void drain_decoder() {
+        while (!closing_ && !closed_ && in_flight_ < srv_.config_.max_in_flight) {
+            auto r = decoder_.next();
+            if (r.what == protocol::decode_result::kind::need_more) {
+                return;
+            }
+            if (r.what == protocol::decode_result::kind::request) {
+                ++in_flight_;
+                ++srv_.stats_.requests;
+                asio::co_spawn(sock_.get_executor(), handle(std::move(r.req)), asio::detached);
+                continue;
+            }
+            log_debug(describe(info_) + ": " + std::string(protocol::to_string(r.err.code)) +
+                      ": " + r.err.message);
+            queue_error(r.id, r.err);
+            if (r.fatal) {
+                closing_ = true;
+            }
+        }
+    }
+
+    asio::awaitable<void> handle(protocol::request req) {
+        auto self = shared_from_this();
+        outcome out;
+        if (srv_.stopping_) {
+            out = outcome::failure(protocol::errc::shutting_down, "the agent is shutting down");
+        } else {
+            try {
+                out = co_await srv_.handler_(req, info_);
+            } catch (const std::exception& e) {
+                log_error(describe(info_) + ": request '" + req.op + "' failed: " + e.what());
+                out = outcome::failure(protocol::errc::internal,
+                                       "internal error in the agent; see its log");
+            }
+        }
+        if (!closed_) {
+            if (out.ok) {
+                protocol::encode_result(pending_, req.id, out.result);
+            } else {
+                protocol::encode_error(pending_, req.id, out.err);
+            }
+            kick_writer();
+        }
+        --in_flight_;
+        slot_timer_.cancel();
+        if (in_flight_ == 0 && reader_waiting_) {
+            arm_idle_deadline();
+        }
+        maybe_close();
+    }
+
+    void queue_error(const boost::json::value& id, const protocol::error& err) {
+        protocol::encode_error(pending_, id, err);
+        kick_writer();
+    }
+
+    void kick_writer() {
+        if (!writing_ && !closed_) {
+            writing_ = true;
+            asio::co_spawn(sock_.get_executor(), write_loop(), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> write_loop() {
+        auto self = shared_from_this();
+        while (!pending_.empty() && !closed_) {
+            std::swap(sending_, pending_);
+            arm_deadline(write_timer_, srv_.config_.write_timeout, "reply not read");
+            auto [ec, n] = co_await asio::async_write(
+                sock_, asio::buffer(sending_.data(), sending_.size()), use_tuple);
+            write_timer_.cancel();
+            sending_.consume(sending_.size());
+            if (ec) {
+                log_debug(describe(info_) + ": write failed: " + ec.message());
+                close();
+                break;
+            }
+        }
+        writing_ = false;
+        maybe_close();
+    }
+
+    void maybe_close() {
+        if (closing_ && in_flight_ == 0 && !writing_ && pending_.empty()) {
+            close();
+        }
+    }
+
+    void arm_idle_deadline() { arm_deadline(read_timer_, srv_.config_.idle_timeout, "idle"); }
+
+    void arm_deadline(asio::steady_timer& t, std::chrono::milliseconds d, const char* what) {
+        t.expires_after(d);
+        t.async_wait([w = weak_from_this(), what](boost::system::error_code ec) {
+            if (ec) {
+                return;
+            }
+            if (auto c = w.lock()) {
+                log_info(describe(c->info_) + ": closed, deadline passed (" + what + ")");
+                c->close();
+            }
+        });
+    }
+
+    server& srv_;
+    asio::local::stream_protocol::socket sock_;
+    client_info info_;
+    protocol::frame_decoder decoder_;
+    protocol::wiping_buffer pending_;
+    protocol::wiping_buffer sending_;
+    asio::steady_timer read_timer_;
+    asio::steady_timer write_timer_;
+    asio::steady_timer slot_timer_;
+    std::size_t in_flight_ = 0;
+    bool writing_ = false;
+    bool reader_waiting_ = false;
+    bool peer_done_ = false;
+    bool closing_ = false;
+    bool closed_ = false;
+};
+
+server::server(asio::io_context& io, platform::unique_fd listener, std::string socket_path,
+               bool owns_socket_file, server_config config)
+    : io_(io),
+      acceptor_(io),
+      socket_path_(std::move(socket_path)),
+      owns_socket_file_(owns_socket_file),
+      config_(config),
+      signals_(io, SIGTERM, SIGINT),
+      grace_timer_(io) {
+    acceptor_.assign(asio::local::stream_protocol(), listener.release());
+    struct stat st {};
+    if (owns_socket_file_ && ::lstat(socket_path_.c_str(), &st) == 0) {
+        socket_inode_ = st.st_ino;
+    }
+}
+
+server::~server() {
+    for (auto& c : std::list(connections_)) {
+        c->close();
+    }
+}
+
+void server::start() {
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    signals_.async_wait([this](boost::system::error_code ec, int signo) {
+        if (!ec) {
+            stop(signo == SIGTERM ? "SIGTERM received" : "SIGINT received");
+        }
+    });
+}
+
+asio::awaitable<void> server::accept_loop() {
+    asio::steady_timer backoff(io_);
+    while (!stopping_) {
+        auto [ec, sock] = co_await acceptor_.async_accept(use_tuple);
+        if (stopping_) {
+            co_return;
+        }
+        if (ec) {
+            if (ec == asio::error::operation_aborted) {
+                co_return;
+            }
+            // Out of descriptors: wait a little instead of spinning.
+            log_warning("accept failed: " + ec.message());
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(use_tuple);
+            continue;
+        }
+        auto cred = platform::peer_of(sock.native_handle());
+        if (!cred) {
+            ++stats_.connections_refused;
+            log_warning("refused a connection: " + cred.error().message);
+            continue;
+        }
+        if (cred->uid != ::geteuid()) {
+            ++stats_.connections_refused;
+            log_warning("refused a connection from uid " + std::to_string(cred->uid) + " (pid " +
+                        std::to_string(cred->pid) + "): only uid " + std::to_string(::geteuid()) +
+                        " may use this agent");
+            continue;
+        }
+        if (connections_.size() >= config_.max_connections) {
+            ++stats_.connections_refused;
+            log_warning("refused a connection from pid " + std::to_string(cred->pid) + ": " +
+                        std::to_string(connections_.size()) + " connections open (the limit)");
+            protocol::wiping_buffer out;
+            protocol::encode_error(out, nullptr,
+                                   {protocol::errc::too_many_connections,
+                                    "the agent has too many open connections; try again later",
+                                    std::nullopt, std::nullopt});
+            boost::system::error_code ignored;
+            sock.non_blocking(true);
+            sock.write_some(asio::buffer(out.data(), out.size()), ignored);
+            continue;
+        }
+        ++stats_.connections_served;
+        client_info info{cred->pid, cred->uid, next_connection_id_++};
+        auto c = std::make_shared<connection>(*this, std::move(sock), info);
+        connections_.push_front(c);
+        c->self_in_list = connections_.begin();
+        stats_.connections_active = connections_.size();
+        c->start();
+    }
+}
+
+void server::connection_closed(connection* c) {
+    connections_.erase(c->self_in_list);
+    stats_.connections_active = connections_.size();
+    maybe_finish();
+}
+
+void server::stop(const std::string& why) {
+    if (stopping_) {
+        return;
+    }
+    stopping_ = true;
+    log_info("stopping: " + why);
+    if (on_stopping_) {
+        on_stopping_();
+    }
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    remove_socket_file();
+    // A second signal during the grace period ends the agent at once.
+    signals_.async_wait([this](boost::system::error_code ec, int) {
+        if (!ec) {
+            io_.stop();
+        }
+    });
+    for (auto& c : std::list(connections_)) {
+        c->finish_soon();
+    }
+    grace_timer_.expires_after(config_.shutdown_grace);
+    grace_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) {
+            log_warning(std::to_string(connections_.size()) +
+                        " connection(s) still busy at the end of the grace period; exiting");
+            io_.stop();
+        }
+    });
+    maybe_finish();
+}
+
+void server::remove_socket_file() {
+    if (!owns_socket_file_) {
+        return;
+    }
+    // Only our own socket: another agent may have replaced the file since.
+    struct stat st {};
+    if (::lstat(socket_path_.c_str(), &st) == 0 && st.st_ino == socket_inode_) {
+        ::unlink(socket_path_.c_str());
+    }
+    owns_socket_file_ = false;
+}
+
+void server::maybe_finish() {
+    if (stopping_ && connections_.empty()) {
+        io_.stop();
+    }
+}
+
+}  // namespace avn::agent

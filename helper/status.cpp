@@ -1,0 +1,80 @@
+// avn-user status: is the agent up, and what does it hold.
+#include <boost/json/value.hpp>
+#include <string>
+
+#include "helper/commands.hpp"
+#include "helper/exit_codes.hpp"
+#include "helper/render.hpp"
+
+namespace avn::helper {
+
+namespace {
+
+std::string field(const boost::json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return "-";
+    }
+    if (v->is_string()) {
+        return std::string(v->get_string());
+    }
+    return boost::json::serialize(*v);
+}
+
+std::string human_duration(std::int64_t s) {
+    if (s < 60) {
+        return std::to_string(s) + "s";
+    }
+    if (s < 3600) {
+        return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
+    }
+    if (s < 86400) {
+        return std::to_string(s / 3600) + "h" + std::to_string(s % 3600 / 60) + "m";
+    }
+    return std::to_string(s / 86400) + "d" + std::to_string(s % 86400 / 3600) + "h";
+}
+
+}  // namespace
+
+int report_call_failure(const call_result& r) {
+    std::fprintf(stderr, "avn-user: %s\n", r.message.c_str());
+    return r.failure == call_failure::no_agent ? exit_no_agent : exit_failed;
+}
+
+int cmd_status(const context& ctx, const status_args& args) {
+    agent_client client(ctx.location);
+    call_result r = client.call("status", {}, ctx.timeout);
+    if (r.failure != call_failure::none) {
+        return report_call_failure(r);
+    }
+    if (!r.reply.ok) {
+        std::fprintf(stderr, "avn-user: status failed: %s\n", r.reply.err.message.c_str());
+        return exit_failed;
+    }
+    if (args.json) {
+        const std::string text = to_avn_json(r.reply.result);
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        return exit_ok;
+    }
+    const auto* root = r.reply.result.if_object();
+    const auto* agent = root != nullptr ? root->if_contains("agent") : nullptr;
+    if (agent == nullptr || !agent->is_object()) {
+        std::fprintf(stderr, "avn-user: the agent's status reply has no \"agent\" section\n");
+        return exit_failed;
+    }
+    const auto& a = agent->get_object();
+    const auto* up = a.if_contains("uptime_seconds");
+    std::printf("Agent:        running, pid %s, avn-agent %s (protocol %s)\n",
+                field(a, "pid").c_str(), field(a, "version").c_str(),
+                field(a, "protocol").c_str());
+    std::printf("Socket:       %s\n", field(a, "socket").c_str());
+    std::printf("Started:      %s (up %s)\n", field(a, "started_at").c_str(),
+                up != nullptr && up->is_int64() ? human_duration(up->get_int64()).c_str() : "-");
+    std::printf("Connections:  %s served, %s open, %s refused\n",
+                field(a, "connections_served").c_str(), field(a, "connections_active").c_str(),
+                field(a, "connections_refused").c_str());
+    std::printf("Requests:     %s\n", field(a, "requests").c_str());
+    return exit_ok;
+}
+
+}  // namespace avn::helper
