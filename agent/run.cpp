@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string_view>
 #include <thread>
 
@@ -51,8 +52,10 @@ int fail(const std::string& message) {
     return 1;
 }
 
+// Serves until stopped. `ready` runs once the agent answers on its socket
+// and handles signals: only then is it announced.
 int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
-          const agent_options& opts) {
+          const agent_options& opts, const std::function<void()>& ready) {
     boost::asio::io_context io(1);
     server srv(io, std::move(listener), path, owns_file, opts.server);
     dispatcher ops(srv);
@@ -63,6 +66,9 @@ int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
     srv.start();
     log_info("avn-agent " + std::string(avn::version_string) + " serving on " + path);
     platform::notify("READY=1\nSTATUS=serving on " + path);
+    if (ready) {
+        ready();
+    }
     io.run();
     log_info("stopped");
     return 0;
@@ -108,6 +114,13 @@ int kill_agent(const agent_options& opts, const platform::socket_location& loc) 
     return 0;
 }
 
+platform::result<platform::unique_fd> listen_at(const platform::socket_location& loc) {
+    if (auto ok = platform::prepare_socket_dir(loc); !ok) {
+        return ok.error();
+    }
+    return platform::listen_unix(loc.path);
+}
+
 void detach_stdio() {
     const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
@@ -139,39 +152,68 @@ int run_agent(const agent_options& opts) {
     }
     if (activated->fd) {
         log_open(log_sink::stderr_stream, opts.level);
-        return serve(std::move(activated->fd), activated->path, false, opts);
+        return serve(std::move(activated->fd), activated->path, false, opts, {});
     }
 
-    if (auto ok = platform::prepare_socket_dir(loc); !ok) {
-        return fail(ok.error().message);
-    }
-    auto listener = platform::listen_unix(loc.path);
-    if (!listener) {
-        return fail(listener.error().message);
-    }
     const bool csh = use_csh(opts.shell);
-
     if (opts.mode == start_mode::foreground) {
+        auto listener = listen_at(loc);
+        if (!listener) {
+            return fail(listener.error().message);
+        }
         if (opts.log_file.empty()) {
             log_open(log_sink::stderr_stream, opts.level);
         } else {
             log_open(log_sink::file, opts.level, opts.log_file);
         }
-        print_env(csh, loc.path, ::getpid());
-        return serve(std::move(*listener), loc.path, true, opts);
+        return serve(std::move(*listener), loc.path, true, opts,
+                     [&] { print_env(csh, loc.path, ::getpid()); });
     }
 
-    // Background: the socket already listens, so the shell code printed by
-    // the parent is true the moment it is read.
+    // Background: the child binds and listens itself (so that SO_PEERCRED
+    // names it, not this short-lived parent) and reports through a pipe:
+    // "R" once it serves, else the error text. The parent prints the shell
+    // code only after "R", so the code is true the moment it is read.
+    int report[2];
+    if (::pipe2(report, O_CLOEXEC) != 0) {
+        return fail(std::string("pipe failed: ") + std::strerror(errno));
+    }
     std::fflush(stdout);
+    std::fflush(stderr);
     const pid_t child = ::fork();
     if (child < 0) {
-        ::unlink(loc.path.c_str());
         return fail(std::string("fork failed: ") + std::strerror(errno));
     }
     if (child > 0) {
-        print_env(csh, loc.path, child);
-        return 0;
+        ::close(report[1]);
+        std::string got;
+        char buf[512];
+        ssize_t n;
+        while ((n = ::read(report[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+            if (n > 0) {
+                got.append(buf, static_cast<std::size_t>(n));
+            }
+        }
+        ::close(report[0]);
+        if (got == "R") {
+            print_env(csh, loc.path, child);
+            return 0;
+        }
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        return fail(got.empty() ? "the agent exited during start-up" : got);
+    }
+    ::close(report[0]);
+    const auto tell_parent = [fd = report[1]](std::string_view what) {
+        ssize_t ignored = ::write(fd, what.data(), what.size());
+        (void)ignored;
+        ::close(fd);
+    };
+    ::setsid();
+    auto listener = listen_at(loc);
+    if (!listener) {
+        tell_parent(listener.error().message);
+        ::_exit(1);
     }
     // Open the log first: --log-file may be relative to the start folder.
     if (!opts.log_file.empty()) {
@@ -179,12 +221,11 @@ int run_agent(const agent_options& opts) {
     } else {
         log_open(log_sink::syslog, opts.level);
     }
-    ::setsid();
     if (::chdir("/") != 0) {
         // Staying in the start folder only keeps it busy; not fatal.
     }
     detach_stdio();
-    return serve(std::move(*listener), loc.path, true, opts);
+    return serve(std::move(*listener), loc.path, true, opts, [&] { tell_parent("R"); });
 }
 
 }  // namespace avn::agent

@@ -1,4 +1,5 @@
 // avn-user status: is the agent up, and what does it hold.
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <string>
 
