@@ -126,9 +126,9 @@ public:
     /// "/v1/...") and is sent as given: callers encode segments with
     /// `encode_path_segment`. `body` null: no body; else it is serialized and
     /// sent with content-type application/json. `token` null: no authorization
-    /// header; else "authorization: aivenv1 <token>". Both pointers need to
-    /// stay valid only until the first suspension: they are copied at once,
-    /// and the copies are wiped when the request ends.
+    /// header; else "authorization: aivenv1 <token>". Both pointers must stay
+    /// valid until the request completes; the copies made for sending are
+    /// wiped when it ends.
     ///
     /// Deadlines apply per phase (resolve, connect, TLS handshake, write,
     /// read). GET is retried on network errors: 3 attempts, 0.2 s apart.
@@ -145,9 +145,8 @@ public:
     /// Connections idle in the pool now.
     [[nodiscard]] std::size_t idle_connections() const;
 
-    struct impl;
-
 private:
+    struct impl;
     std::shared_ptr<impl> impl_;
 };
 

@@ -36,7 +36,9 @@ dispatcher::dispatcher(server& srv) : srv_(srv) {
     add("shutdown", sync_handler([this](auto&, const client_info& c) { return shutdown(c); }));
 }
 
-void dispatcher::add(std::string op, request_handler h) { handlers_[std::move(op)] = std::move(h); }
+void dispatcher::add(std::string op, request_handler h) {
+    handlers_[std::move(op)] = std::move(h);
+}
 
 void dispatcher::add_status_section(std::string name, std::function<boost::json::value()> f) {
     status_sections_.emplace_back(std::move(name), std::move(f));
@@ -80,8 +82,8 @@ outcome dispatcher::hello() const {
 
 outcome dispatcher::status() const {
     const auto& st = srv_.stats();
-    const auto uptime =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - st.started);
+    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::now() - st.started);
     boost::json::object agent;
     agent["version"] = avn::version_string;
     agent["protocol"] = protocol::version;

@@ -13,7 +13,7 @@
 namespace avn::agent {
 
 class dispatcher {
-public:
+  public:
     explicit dispatcher(server& srv);
 
     /// Registers `op`; a later registration of the same name replaces it.
@@ -26,7 +26,7 @@ public:
 
     [[nodiscard]] std::vector<std::string> ops() const;
 
-private:
+  private:
     outcome hello() const;
     outcome status() const;
     outcome shutdown(const client_info& client);

@@ -20,9 +20,17 @@ enum class log_sink : unsigned char {
 void log_open(log_sink sink, log_level min_level, const std::string& file = {});
 void log_write(log_level level, std::string_view message);
 
-inline void log_debug(std::string_view m) { log_write(log_level::debug, m); }
-inline void log_info(std::string_view m) { log_write(log_level::info, m); }
-inline void log_warning(std::string_view m) { log_write(log_level::warning, m); }
-inline void log_error(std::string_view m) { log_write(log_level::error, m); }
+inline void log_debug(std::string_view m) {
+    log_write(log_level::debug, m);
+}
+inline void log_info(std::string_view m) {
+    log_write(log_level::info, m);
+}
+inline void log_warning(std::string_view m) {
+    log_write(log_level::warning, m);
+}
+inline void log_error(std::string_view m) {
+    log_write(log_level::error, m);
+}
 
 }  // namespace avn::agent

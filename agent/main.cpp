@@ -23,18 +23,20 @@ int main(int argc, char** argv) {
     app.add_flag("-D", foreground, "stay in the foreground; log to stderr");
     app.add_flag("-d", debug, "like -D, with debug logging");
     app.add_flag("-k", kill, "stop the agent named by AVN_AGENT_PID (or the one on the socket)");
-    auto* s_opt = app.add_flag("-s", sh, "print Bourne shell commands (default unless $SHELL is csh)");
+    auto* s_opt =
+        app.add_flag("-s", sh, "print Bourne shell commands (default unless $SHELL is csh)");
     auto* c_opt = app.add_flag("-c", csh, "print csh commands");
     s_opt->excludes(c_opt);
-    app.add_option("-a", opts.socket_path, "socket path (default: $AVN_AGENT_SOCK, else "
-                                           "$XDG_RUNTIME_DIR/avn-agent/agent.sock)");
+    app.add_option("-a", opts.socket_path,
+                   "socket path (default: $AVN_AGENT_SOCK, else "
+                   "$XDG_RUNTIME_DIR/avn-agent/agent.sock)");
     app.add_option("--log-file", opts.log_file, "log to FILE instead of syslog/stderr");
-    app.add_option("--idle-timeout", idle_timeout,
-                   "seconds before a silent connection is closed")->check(CLI::PositiveNumber);
-    app.add_option("--write-timeout", write_timeout,
-                   "seconds a client may take to read a reply")->check(CLI::PositiveNumber);
-    app.add_option("--shutdown-grace", grace,
-                   "seconds in-flight requests get at shutdown")->check(CLI::NonNegativeNumber);
+    app.add_option("--idle-timeout", idle_timeout, "seconds before a silent connection is closed")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--write-timeout", write_timeout, "seconds a client may take to read a reply")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--shutdown-grace", grace, "seconds in-flight requests get at shutdown")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--max-connections", opts.server.max_connections, "open connections at most")
         ->check(CLI::Range(1, 1000000));
     CLI11_PARSE(app, argc, argv);

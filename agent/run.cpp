@@ -59,9 +59,8 @@ int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
     boost::asio::io_context io(1);
     server srv(io, std::move(listener), path, owns_file, opts.server);
     dispatcher ops(srv);
-    srv.set_handler([&ops](protocol::request& req, const client_info& c) {
-        return ops.handle(req, c);
-    });
+    srv.set_handler(
+        [&ops](protocol::request& req, const client_info& c) { return ops.handle(req, c); });
     srv.on_stopping([] { platform::notify("STOPPING=1"); });
     srv.start();
     log_info("avn-agent " + std::string(avn::version_string) + " serving on " + path);
@@ -98,18 +97,18 @@ int kill_agent(const agent_options& opts, const platform::socket_location& loc) 
         pid = cred->pid;
     }
     if (::kill(pid, SIGTERM) != 0) {
-        return fail("cannot stop agent pid " + std::to_string(pid) + ": " +
-                    std::strerror(errno));
+        return fail("cannot stop agent pid " + std::to_string(pid) + ": " + std::strerror(errno));
     }
     // Wait (bounded) so that the socket is gone when we return.
     for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (use_csh(opts.shell)) {
-        std::printf("unsetenv AVN_AGENT_SOCK;\nunsetenv AVN_AGENT_PID;\necho Agent pid %d killed;\n",
-                    pid);
+        std::printf(
+            "unsetenv AVN_AGENT_SOCK;\nunsetenv AVN_AGENT_PID;\necho Agent pid %d killed;\n", pid);
     } else {
-        std::printf("unset AVN_AGENT_SOCK;\nunset AVN_AGENT_PID;\necho Agent pid %d killed;\n", pid);
+        std::printf("unset AVN_AGENT_SOCK;\nunset AVN_AGENT_PID;\necho Agent pid %d killed;\n",
+                    pid);
     }
     return 0;
 }

@@ -35,7 +35,7 @@ std::string describe(const client_info& c) {
 // One client connection. Owned by shared_ptr: the server's list, the reader,
 // the writer and each running handler hold a reference.
 class connection : public std::enable_shared_from_this<connection> {
-public:
+  public:
     connection(server& srv, asio::local::stream_protocol::socket sock, client_info info)
         : srv_(srv),
           sock_(std::move(sock)),
@@ -75,7 +75,7 @@ public:
 
     std::list<std::shared_ptr<connection>>::iterator self_in_list;
 
-private:
+  private:
     asio::awaitable<void> read_loop() {
         auto self = shared_from_this();
         const auto& cfg = srv_.config_;
@@ -137,8 +137,8 @@ private:
                 asio::co_spawn(sock_.get_executor(), handle(std::move(r.req)), asio::detached);
                 continue;
             }
-            log_debug(describe(info_) + ": " + std::string(protocol::to_string(r.err.code)) +
-                      ": " + r.err.message);
+            log_debug(describe(info_) + ": " + std::string(protocol::to_string(r.err.code)) + ": " +
+                      r.err.message);
             queue_error(r.id, r.err);
             if (r.fatal) {
                 closing_ = true;

@@ -38,8 +38,8 @@ struct server_config {
 /// Counters shown by `status`.
 struct server_stats {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-    std::uint64_t connections_served = 0;  ///< accepted and admitted
-    std::uint64_t connections_refused = 0; ///< wrong uid or over the cap
+    std::uint64_t connections_served = 0;   ///< accepted and admitted
+    std::uint64_t connections_refused = 0;  ///< wrong uid or over the cap
     std::uint64_t requests = 0;
     std::size_t connections_active = 0;
 };
@@ -70,7 +70,7 @@ using request_handler =
 class connection;
 
 class server {
-public:
+  public:
     /// `listener` is a bound, listening Unix socket. `socket_path` is removed
     /// at shutdown when `owns_socket_file` (not under socket activation,
     /// where the service manager owns the file).
@@ -98,7 +98,7 @@ public:
         return io_.get_executor();
     }
 
-private:
+  private:
     friend class connection;
     asio::awaitable<void> accept_loop();
     void connection_closed(connection* c);

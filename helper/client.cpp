@@ -80,8 +80,8 @@ call_result agent_client::call(std::string_view op, const boost::json::object& a
                               "the agent on " + loc_.path +
                                   " closed the connection (it may have refused this user)");
             }
-            return failed(call_failure::io, std::string("cannot send to the agent: ") +
-                                                std::strerror(e));
+            return failed(call_failure::io,
+                          std::string("cannot send to the agent: ") + std::strerror(e));
         }
         sent += static_cast<std::size_t>(n);
     }
@@ -110,9 +110,9 @@ call_result agent_client::call(std::string_view op, const boost::json::object& a
         }
         if (ready <= 0) {
             fd_.reset();
-            return failed(call_failure::timeout,
-                          "the agent on " + loc_.path + " did not answer within " +
-                              std::to_string(timeout.count() / 1000) + " s");
+            return failed(call_failure::timeout, "the agent on " + loc_.path +
+                                                     " did not answer within " +
+                                                     std::to_string(timeout.count() / 1000) + " s");
         }
         const ssize_t n = ::recv(fd_.get(), chunk.data(), chunk.size(), 0);
         if (n < 0 && errno == EINTR) {

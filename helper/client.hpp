@@ -17,20 +17,20 @@ namespace avn::helper {
 /// Why a call did not produce a reply.
 enum class call_failure : unsigned char {
     none,
-    no_agent,    ///< nothing listens on the socket (exit_no_agent)
-    timeout,     ///< the agent did not answer in time
-    io,          ///< the connection broke
-    bad_reply,   ///< the agent answered something that is not a reply
+    no_agent,   ///< nothing listens on the socket (exit_no_agent)
+    timeout,    ///< the agent did not answer in time
+    io,         ///< the connection broke
+    bad_reply,  ///< the agent answered something that is not a reply
 };
 
 struct call_result {
     call_failure failure = call_failure::none;
-    std::string message;     ///< one line, with the fix, when failure != none
-    protocol::reply reply;   ///< when failure == none
+    std::string message;    ///< one line, with the fix, when failure != none
+    protocol::reply reply;  ///< when failure == none
 };
 
 class agent_client {
-public:
+  public:
     explicit agent_client(platform::socket_location loc) : loc_(std::move(loc)) {}
 
     /// Sends `op` with `args` and waits for its reply until `timeout` passes.
@@ -39,7 +39,7 @@ public:
 
     [[nodiscard]] const std::string& socket_path() const noexcept { return loc_.path; }
 
-private:
+  private:
     call_result connect(std::chrono::steady_clock::time_point deadline);
 
     platform::socket_location loc_;

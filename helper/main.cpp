@@ -15,8 +15,9 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     double timeout_s = 10;
     std::string socket;
-    app.add_option("--socket", socket, "the agent's socket (default: $AVN_AGENT_SOCK, else "
-                                       "$XDG_RUNTIME_DIR/avn-agent/agent.sock)");
+    app.add_option("--socket", socket,
+                   "the agent's socket (default: $AVN_AGENT_SOCK, else "
+                   "$XDG_RUNTIME_DIR/avn-agent/agent.sock)");
     app.add_option("--timeout", timeout_s, "seconds to wait for the agent")
         ->check(CLI::PositiveNumber);
 

@@ -66,8 +66,7 @@ int cmd_status(const context& ctx, const status_args& args) {
     const auto& a = agent->get_object();
     const auto* up = a.if_contains("uptime_seconds");
     std::printf("Agent:        running, pid %s, avn-agent %s (protocol %s)\n",
-                field(a, "pid").c_str(), field(a, "version").c_str(),
-                field(a, "protocol").c_str());
+                field(a, "pid").c_str(), field(a, "version").c_str(), field(a, "protocol").c_str());
     std::printf("Socket:       %s\n", field(a, "socket").c_str());
     std::printf("Started:      %s (up %s)\n", field(a, "started_at").c_str(),
                 up != nullptr && up->is_int64() ? human_duration(up->get_int64()).c_str() : "-");

@@ -44,7 +44,9 @@ secret& secret::operator=(secret&& o) noexcept {
     return *this;
 }
 
-secret::~secret() { clear(); }
+secret::~secret() {
+    clear();
+}
 
 void secret::clear() noexcept {
     wipe(data_.get(), size_);

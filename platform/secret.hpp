@@ -12,7 +12,7 @@ namespace avn::platform {
 /// implicit conversion to a string and no stream operator: getting at the
 /// bytes takes an explicit `expose()`, which is easy to grep for.
 class secret {
-public:
+  public:
     secret() = default;
     /// Copies `bytes`.
     explicit secret(std::string_view bytes);
@@ -37,7 +37,7 @@ public:
     [[nodiscard]] bool equals(std::string_view other) const noexcept;
     [[nodiscard]] bool equals(const secret& other) const noexcept { return equals(other.expose()); }
 
-private:
+  private:
     std::unique_ptr<char[]> data_;
     std::size_t size_ = 0;
 };

@@ -58,8 +58,10 @@ result<void> check_named_dir(const std::string& dir) {
                         std::to_string(st.st_uid) + "; use a folder of yours"};
     }
     if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
-        return os_error{"socket folder " + dir + " (from AVN_AGENT_SOCK) is writable by others (mode " +
-                        octal_mode(st.st_mode) + "): anyone could replace the socket; fix it with: chmod go-w " +
+        return os_error{"socket folder " + dir +
+                        " (from AVN_AGENT_SOCK) is writable by others (mode " +
+                        octal_mode(st.st_mode) +
+                        "): anyone could replace the socket; fix it with: chmod go-w " +
                         shell_quote(dir) + ", or use a private folder"};
     }
     return {};
@@ -78,7 +80,8 @@ socket_location default_socket_location() {
         loc.private_dir = false;
         return loc;
     }
-    if (std::string runtime = env_or_empty("XDG_RUNTIME_DIR"); !runtime.empty() && runtime[0] == '/') {
+    if (std::string runtime = env_or_empty("XDG_RUNTIME_DIR");
+        !runtime.empty() && runtime[0] == '/') {
         loc.dir = runtime + "/avn-agent";
     } else {
         loc.dir = "/tmp/avn-agent-" + std::to_string(::geteuid());
@@ -102,9 +105,10 @@ result<void> prepare_socket_dir(const socket_location& loc) {
 }
 
 std::string shell_quote(const std::string& s) {
-    const bool safe = !s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                        "abcdefghijklmnopqrstuvwxyz"
-                                                        "0123456789_-.,/:@%+=") == std::string::npos;
+    const bool safe = !s.empty() && s.find_first_not_of(
+                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "abcdefghijklmnopqrstuvwxyz"
+                                        "0123456789_-.,/:@%+=") == std::string::npos;
     if (safe) {
         return s;
     }

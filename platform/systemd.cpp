@@ -34,8 +34,9 @@ result<activated_socket> adopt_activated_socket() {
     }
     const int fd = SD_LISTEN_FDS_START;
     if (sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) <= 0) {
-        return os_error{"the socket passed by the service manager is not a listening Unix stream "
-                        "socket; check ListenStream= in avn-agent.socket"};
+        return os_error{
+            "the socket passed by the service manager is not a listening Unix stream "
+            "socket; check ListenStream= in avn-agent.socket"};
     }
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);

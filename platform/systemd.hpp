@@ -11,8 +11,8 @@ namespace avn::platform {
 
 /// A listening socket handed over by the service manager.
 struct activated_socket {
-    unique_fd fd;       ///< invalid when the agent was not socket-activated
-    std::string path;   ///< the path it is bound to
+    unique_fd fd;      ///< invalid when the agent was not socket-activated
+    std::string path;  ///< the path it is bound to
 };
 
 /// Adopts a socket passed with LISTEN_FDS. Strict: LISTEN_PID must name this

@@ -25,7 +25,9 @@ result<sockaddr_un> make_address(const std::string& path) {
     return addr;
 }
 
-const sockaddr* as_sockaddr(const sockaddr_un& a) { return reinterpret_cast<const sockaddr*>(&a); }
+const sockaddr* as_sockaddr(const sockaddr_un& a) {
+    return reinterpret_cast<const sockaddr*>(&a);
+}
 
 }  // namespace
 
@@ -62,8 +64,9 @@ result<unique_fd> listen_unix(const std::string& path, int backlog) {
             return os_error{"an agent is already running on " + path +
                             "; stop it with 'avn-agent -k' or set AVN_AGENT_SOCK to another path"};
         case socket_state::not_socket:
-            return os_error{path + " exists and is not a socket; remove it or set AVN_AGENT_SOCK "
-                                   "to another path"};
+            return os_error{path +
+                            " exists and is not a socket; remove it or set AVN_AGENT_SOCK "
+                            "to another path"};
         case socket_state::stale:
             if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
                 return errno_error("cannot remove stale socket " + path, errno);
@@ -84,7 +87,8 @@ result<unique_fd> listen_unix(const std::string& path, int backlog) {
     ::umask(old);
     if (rc != 0) {
         if (bind_errno == EADDRINUSE) {
-            return os_error{"another agent took " + path + " while this one was starting; "
+            return os_error{"another agent took " + path +
+                            " while this one was starting; "
                             "stop it with 'avn-agent -k' or set AVN_AGENT_SOCK to another path"};
         }
         return errno_error("cannot bind " + path, bind_errno);

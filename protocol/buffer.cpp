@@ -1,8 +1,9 @@
 #include "protocol/buffer.hpp"
 
+#include <string.h>  // explicit_bzero
+
 #include <algorithm>
 #include <cstring>
-#include <string.h>  // explicit_bzero
 
 namespace avn::protocol {
 
@@ -30,7 +31,9 @@ wiping_buffer& wiping_buffer::operator=(wiping_buffer&& other) noexcept {
     return *this;
 }
 
-wiping_buffer::~wiping_buffer() { clear(); }
+wiping_buffer::~wiping_buffer() {
+    clear();
+}
 
 void wiping_buffer::reserve(std::size_t n) {
     if (n <= capacity_) {

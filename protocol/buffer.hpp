@@ -13,7 +13,7 @@ namespace avn::protocol {
 void secure_wipe(void* p, std::size_t n) noexcept;
 
 class wiping_buffer {
-public:
+  public:
     wiping_buffer() = default;
     wiping_buffer(const wiping_buffer&) = delete;
     wiping_buffer& operator=(const wiping_buffer&) = delete;
@@ -35,7 +35,7 @@ public:
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
-private:
+  private:
     void reserve(std::size_t n);
 
     std::unique_ptr<char[]> data_;

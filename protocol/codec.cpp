@@ -5,6 +5,8 @@
 #include <boost/json/memory_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serializer.hpp>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -14,12 +16,22 @@ namespace {
 
 // Heap storage that wipes every block before freeing it.
 class wiping_resource final : public boost::json::memory_resource {
+    // Boost.JSON asks for at most max_align_t alignment, which malloc gives;
+    // malloc/free also tolerate the library passing a different alignment
+    // to deallocate than it did to allocate.
     void* do_allocate(std::size_t n, std::size_t align) override {
-        return ::operator new(n, std::align_val_t(align));
+        if (align > alignof(std::max_align_t)) {
+            throw std::bad_alloc();
+        }
+        void* p = std::malloc(n == 0 ? 1 : n);
+        if (p == nullptr) {
+            throw std::bad_alloc();
+        }
+        return p;
     }
-    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+    void do_deallocate(void* p, std::size_t n, std::size_t /*align*/) override {
         secure_wipe(p, n);
-        ::operator delete(p, n, std::align_val_t(align));
+        std::free(p);
     }
     bool do_is_equal(const memory_resource& other) const noexcept override {
         return this == &other;
@@ -141,9 +153,8 @@ decode_result decode_request(std::string_view line, const limits& lim) {
     boost::system::error_code ec;
     boost::json::value jv = boost::json::parse(line, ec, wiping_storage(), opts);
     if (ec == boost::json::error::too_deep) {
-        return fail(errc::too_deep, "request nests deeper than " + std::to_string(lim.max_depth) +
-                                        " levels",
-                    true);
+        return fail(errc::too_deep,
+                    "request nests deeper than " + std::to_string(lim.max_depth) + " levels", true);
     }
     if (ec) {
         return fail(errc::bad_json, "request is not valid JSON: " + ec.message(), true);
@@ -226,9 +237,9 @@ decode_result frame_decoder::next() {
             if (data.size() > limits_.max_line_bytes) {
                 failed_ = true;
                 buf_.clear();
-                return fail(errc::line_too_long, "request line is longer than " +
-                                                     std::to_string(limits_.max_line_bytes) +
-                                                     " bytes",
+                return fail(errc::line_too_long,
+                            "request line is longer than " +
+                                std::to_string(limits_.max_line_bytes) + " bytes",
                             true);
             }
             return {};
@@ -236,10 +247,10 @@ decode_result frame_decoder::next() {
         if (nl > limits_.max_line_bytes) {
             failed_ = true;
             buf_.clear();
-            return fail(errc::line_too_long,
-                        "request line is longer than " + std::to_string(limits_.max_line_bytes) +
-                            " bytes",
-                        true);
+            return fail(
+                errc::line_too_long,
+                "request line is longer than " + std::to_string(limits_.max_line_bytes) + " bytes",
+                true);
         }
         std::string_view line = data.substr(0, nl);
         if (!line.empty() && line.back() == '\r') {

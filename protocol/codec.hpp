@@ -20,8 +20,8 @@ boost::json::storage_ptr wiping_storage();
 struct decode_result {
     enum class kind : std::uint8_t { need_more, request, error };
     kind what = kind::need_more;
-    request req;         ///< valid when what == request
-    protocol::error err; ///< valid when what == error
+    request req;          ///< valid when what == request
+    protocol::error err;  ///< valid when what == error
     /// Set with errors: true when the connection must be closed after the
     /// error reply (framing errors), false when it lives on.
     bool fatal = false;
@@ -37,7 +37,7 @@ struct decode_result {
 /// line, so memory is bounded by `limits.max_line_bytes` plus one `feed()`.
 /// After a fatal error the decoder stays failed and answers need_more.
 class frame_decoder {
-public:
+  public:
     explicit frame_decoder(limits lim = {}) : limits_(lim) {}
 
     /// Appends bytes read from the peer.
@@ -50,7 +50,7 @@ public:
     [[nodiscard]] bool failed() const noexcept { return failed_; }
     [[nodiscard]] const limits& get_limits() const noexcept { return limits_; }
 
-private:
+  private:
     decode_result decode_line(std::string_view line) const;
 
     limits limits_;

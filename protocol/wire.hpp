@@ -20,8 +20,8 @@ inline constexpr std::int64_t min_version = 1;
 
 /// Hard limits, enforced before the peer's bytes cost more memory than this.
 struct limits {
-    std::size_t max_line_bytes = 64 * 1024;  ///< one request line, without its '\n'
-    std::size_t max_depth = 8;               ///< JSON nesting depth of a request
+    std::size_t max_line_bytes = 64 * 1024;    ///< one request line, without its '\n'
+    std::size_t max_depth = 8;                 ///< JSON nesting depth of a request
     std::size_t max_string_bytes = 16 * 1024;  ///< any string value in a request
     std::size_t max_id_bytes = 128;            ///< a string `id`
     std::size_t max_op_bytes = 64;             ///< the `op` name

@@ -177,7 +177,10 @@ TEST(unix_socket, listens_0600_detects_live_and_replaces_stale) {
 TEST(unix_socket, refuses_to_replace_a_regular_file) {
     temp_dir t;
     const std::string path = (t.path / "file").string();
-    { std::FILE* f = std::fopen(path.c_str(), "w"); std::fclose(f); }
+    {
+        std::FILE* f = std::fopen(path.c_str(), "w");
+        std::fclose(f);
+    }
     auto l = listen_unix(path);
     ASSERT_FALSE(l);
     EXPECT_NE(l.error().message.find("not a socket"), std::string::npos);

@@ -136,16 +136,16 @@ TEST(decode_request, huge_version_number_is_unsupported) {
 
 TEST(decode_request, shape_errors_are_not_fatal) {
     const char* cases[] = {
-        R"([1,2,3])",                                // not an object
-        R"({"v":1,"op":"status"})",                  // no id
-        R"({"v":1,"id":1.5,"op":"status"})",         // id of the wrong type
-        R"({"v":1,"id":{},"op":"status"})",          // id of the wrong type
-        R"({"id":1,"op":"status"})",                 // no version
-        R"({"v":"1","id":1,"op":"status"})",         // version not an integer
-        R"({"v":1,"id":1})",                         // no op
-        R"({"v":1,"id":1,"op":""})",                 // empty op
-        R"({"v":1,"id":1,"op":7})",                  // op not a string
-        R"({"v":1,"id":1,"op":"status","args":[]})", // args not an object
+        R"([1,2,3])",                                 // not an object
+        R"({"v":1,"op":"status"})",                   // no id
+        R"({"v":1,"id":1.5,"op":"status"})",          // id of the wrong type
+        R"({"v":1,"id":{},"op":"status"})",           // id of the wrong type
+        R"({"id":1,"op":"status"})",                  // no version
+        R"({"v":"1","id":1,"op":"status"})",          // version not an integer
+        R"({"v":1,"id":1})",                          // no op
+        R"({"v":1,"id":1,"op":""})",                  // empty op
+        R"({"v":1,"id":1,"op":7})",                   // op not a string
+        R"({"v":1,"id":1,"op":"status","args":[]})",  // args not an object
     };
     for (const char* c : cases) {
         auto r = decode_request(c);
@@ -182,7 +182,8 @@ TEST(decode_request, unknown_op_is_a_request_for_the_dispatcher) {
 TEST(encode, result_and_error_lines_round_trip) {
     wiping_buffer out;
     encode_result(out, 42, boost::json::object{{"x", 1}});
-    encode_error(out, "id-1", error{errc::api_error, "the API refused", 403u, "Authentication failed"});
+    encode_error(out, "id-1",
+                 error{errc::api_error, "the API refused", 403u, "Authentication failed"});
     const std::string text(out.view());
     const auto nl = text.find('\n');
     ASSERT_NE(nl, std::string::npos);
@@ -227,8 +228,8 @@ TEST(decode_reply, rejects_non_replies) {
 TEST(decode_reply, unknown_error_code_keeps_its_text) {
     reply r;
     std::string why;
-    ASSERT_TRUE(decode_reply(R"({"v":1,"id":1,"error":{"code":"from_the_future","message":"m"}})",
-                             r, why));
+    ASSERT_TRUE(
+        decode_reply(R"({"v":1,"id":1,"error":{"code":"from_the_future","message":"m"}})", r, why));
     EXPECT_EQ(r.err.code, errc::internal);
     EXPECT_EQ(r.code_text, "from_the_future");
 }

@@ -1,0 +1,155 @@
+"""The socket protocol against the real agent: documented outcomes for bad
+input, concurrency, deadlines and caps."""
+
+import json
+import socket
+import threading
+import time
+
+from harness import Client, TestCase
+
+
+class Outcomes(TestCase):
+    def setUp(self):
+        super().setUp()
+        self.agent = self.start_agent()
+
+    def test_hello_lists_ops_versions_and_limits(self):
+        r = self.agent.call("hello")["result"]
+        self.assertEqual(r["agent"], "avn-agent")
+        self.assertEqual(r["protocol"], {"min": 1, "max": 1})
+        self.assertTrue({"hello", "status", "shutdown"} <= set(r["ops"]))
+        self.assertEqual(r["limits"]["max_line_bytes"], 65536)
+
+    def test_status_counts_connections(self):
+        first = self.agent.call("status")["result"]["agent"]
+        second = self.agent.call("status")["result"]["agent"]
+        self.assertEqual(first["pid"], self.agent.pid)
+        self.assertEqual(first["socket"], self.agent.sock)
+        self.assertEqual(second["connections_served"], first["connections_served"] + 1)
+        self.assertGreaterEqual(second["uptime_seconds"], 0)
+
+    def test_unknown_op_and_newer_version_keep_the_connection(self):
+        c = self.agent.client()
+        bad = c.call("frobnicate")
+        self.assertEqual(bad["error"]["code"], "unknown_op")
+        self.assertIn("frobnicate", bad["error"]["message"])
+        newer = c.call("status", v=2)
+        self.assertEqual(newer["error"]["code"], "unsupported_version")
+        self.assertIn("result", c.call("status"))
+
+    def test_bad_request_shape_keeps_the_connection(self):
+        c = self.agent.client()
+        c.send_raw(b'{"v":1,"id":5}\n')
+        r = c.read_line()
+        self.assertEqual((r["id"], r["error"]["code"]), (5, "bad_request"))
+        self.assertIn("result", c.call("hello"))
+
+    def assert_fatal(self, payload, code, shutdown_write=False):
+        c = self.agent.client()
+        c.send_raw(payload)
+        if shutdown_write:
+            c.sock.shutdown(socket.SHUT_WR)
+        r = c.read_line()
+        self.assertIsNotNone(r, "no error reply before the close")
+        self.assertEqual(r["error"]["code"], code, r)
+        self.assertIsNone(r["id"])
+        self.assertTrue(c.at_eof(), "the connection stayed open after a fatal error")
+        # The agent itself is unharmed.
+        self.assertIn("result", self.agent.call("hello"))
+        return r
+
+    def test_not_json_closes_with_bad_json(self):
+        self.assert_fatal(b"hello agent\n", "bad_json")
+
+    def test_line_over_64k_closes_with_line_too_long(self):
+        r = self.assert_fatal(b"{" + b" " * 70000, "line_too_long")
+        self.assertIn("65536", r["error"]["message"])
+
+    def test_deep_nesting_closes_with_too_deep(self):
+        self.assert_fatal(b'{"v":1,"id":1,"op":"x","args":{"a":' + b"[" * 50 + b"]" * 50 + b"}}\n",
+                          "too_deep")
+
+    def test_truncated_request_is_reported_then_closed(self):
+        r = self.assert_fatal(b'{"v":1,"id":1,"op":"sta', "bad_json", shutdown_write=True)
+        self.assertIn("truncated", r["error"]["message"])
+
+    def test_pipelined_requests_are_all_answered(self):
+        c = self.agent.client()
+        c.send_raw(b"".join(json.dumps({"v": 1, "id": i, "op": "hello"}).encode() + b"\n"
+                            for i in range(100)))
+        ids = sorted(c.read_line()["id"] for _ in range(100))
+        self.assertEqual(ids, list(range(100)))
+
+    def test_client_that_sends_a_request_and_half_closes_gets_its_reply(self):
+        c = self.agent.client()
+        c.send_raw(b'{"v":1,"id":"x","op":"hello"}\n')
+        c.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(c.read_line()["id"], "x")
+        self.assertTrue(c.at_eof())
+
+
+class Concurrency(TestCase):
+    def test_200_concurrent_clients_do_not_disturb_each_other(self):
+        agent = self.start_agent()
+        errors = []
+        barrier = threading.Barrier(200)
+
+        def worker(n):
+            try:
+                c = agent.client(timeout=30)
+                barrier.wait(30)
+                for i in range(20):
+                    rid = f"{n}-{i}"
+                    c.send_raw(json.dumps({"v": 1, "id": rid, "op": "status"}).encode() + b"\n")
+                    r = c.read_line()
+                    if r is None or r.get("id") != rid or "result" not in r:
+                        errors.append((rid, r))
+                c.close()
+            except Exception as e:  # noqa: BLE001 - collected and reported below
+                errors.append((n, repr(e)))
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(200)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        st = agent.call("status")["result"]["agent"]
+        self.assertGreaterEqual(st["connections_served"], 200)
+        self.assertGreaterEqual(st["requests"], 4000)
+
+    def test_silent_and_half_line_clients_time_out_without_blocking_others(self):
+        agent = self.start_agent("--idle-timeout", "0.5")
+        silent = [agent.client() for _ in range(20)]
+        halves = [agent.client() for _ in range(20)]
+        for c in halves:
+            c.send_raw(b'{"v":1,"id":1,"op":"st')
+        # While they hang, others are served at once.
+        started = time.monotonic()
+        for _ in range(10):
+            self.assertIn("result", agent.call("hello"))
+        self.assertLess(time.monotonic() - started, 5)
+        for c in silent + halves:
+            self.assertTrue(c.at_eof(timeout=10), "an idle client was never timed out")
+        self.assertIn("deadline passed (idle)", agent.log())
+
+    def test_a_busy_client_is_not_timed_out_between_requests_it_keeps_sending(self):
+        agent = self.start_agent("--idle-timeout", "0.5")
+        c = agent.client()
+        for _ in range(6):
+            self.assertIn("result", c.call("hello"))
+            time.sleep(0.2)
+
+    def test_connections_over_the_cap_are_refused_with_an_error(self):
+        agent = self.start_agent("--max-connections", "3")
+        held = [agent.client() for _ in range(3)]
+        for c in held:
+            self.assertIn("result", c.call("hello"))
+        extra = Client(agent.sock)
+        r = extra.read_line()
+        self.assertEqual(r["error"]["code"], "too_many_connections")
+        self.assertTrue(extra.at_eof())
+        held[0].close()
+        time.sleep(0.2)
+        self.assertIn("result", agent.call("hello"))
