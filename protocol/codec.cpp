@@ -38,7 +38,7 @@ class wiping_resource final : public boost::json::memory_resource {
     }
 };
 
-constexpr std::array<std::pair<errc, std::string_view>, 18> errc_names{{
+constexpr std::array<std::pair<errc, std::string_view>, 19> errc_names{{
     {errc::line_too_long, "line_too_long"},
     {errc::bad_json, "bad_json"},
     {errc::too_deep, "too_deep"},
@@ -57,6 +57,7 @@ constexpr std::array<std::pair<errc, std::string_view>, 18> errc_names{{
     {errc::keyring_error, "keyring_error"},
     {errc::keyring_locked, "keyring_locked"},
     {errc::cancelled, "cancelled"},
+    {errc::otp_required, "otp_required"},
 }};
 
 decode_result fail(errc code, std::string message, bool fatal, boost::json::value id = nullptr) {

@@ -54,6 +54,7 @@ enum class errc : std::uint8_t {
     keyring_error = 35,
     keyring_locked = 36,
     cancelled = 37,
+    otp_required = 38,
 };
 
 /// The wire name of `code`, e.g. "line_too_long".
