@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent/dispatch.hpp"
+#include "agent/session_ops.hpp"
 #include "avn/version.hpp"
 #include "platform/socket_path.hpp"
 #include "platform/systemd.hpp"
@@ -61,6 +62,16 @@ int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
     dispatcher ops(srv);
     srv.set_handler(
         [&ops](protocol::request& req, const client_info& c) { return ops.handle(req, c); });
+
+    api::client api(io.get_executor(), opts.api);
+    auto store = platform::make_memory_store();
+    session_manager sessions(opts.api.base_url, *store);
+    if (auto ok = sessions.restore(); !ok) {
+        log_warning("cannot read the " + std::string(store->backend()) +
+                    " store: " + ok.error().message);
+    }
+    session_ops user_ops(api, sessions);
+    user_ops.register_with(ops);
     srv.on_stopping([] { platform::notify("STOPPING=1"); });
     srv.start();
     log_info("avn-agent " + std::string(avn::version_string) + " serving on " + path);
@@ -135,6 +146,11 @@ void detach_stdio() {
 }  // namespace
 
 int run_agent(const agent_options& opts) {
+    // A bad AIVEN_WEB_URL or AIVEN_CA_CERT is a start-up error, said once,
+    // rather than a failure of every later command.
+    if (auto bad = api::client(boost::asio::system_executor(), opts.api).validate()) {
+        return fail(bad->message);
+    }
     platform::socket_location loc = platform::default_socket_location();
     if (!opts.socket_path.empty()) {
         ::setenv("AVN_AGENT_SOCK", opts.socket_path.c_str(), 1);

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "agent/api_client.hpp"
 #include "agent/log.hpp"
 #include "agent/server.hpp"
 
@@ -24,6 +25,7 @@ struct agent_options {
     std::string log_file;     ///< --log-file
     log_level level = log_level::info;
     server_config server;
+    api::config api = api::config_from_env();  ///< AIVEN_WEB_URL, AIVEN_CA_CERT
 };
 
 /// Runs the agent as `opts` asks; returns the process exit code.

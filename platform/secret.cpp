@@ -61,4 +61,11 @@ bool secret::equals(std::string_view other) const noexcept {
     return size_ == 0 || CRYPTO_memcmp(data_.get(), other.data(), size_) == 0;
 }
 
+bool secret::starts_with(std::string_view prefix) const noexcept {
+    if (prefix.size() > size_) {
+        return false;
+    }
+    return prefix.empty() || CRYPTO_memcmp(data_.get(), prefix.data(), prefix.size()) == 0;
+}
+
 }  // namespace avn::platform

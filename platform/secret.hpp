@@ -36,6 +36,8 @@ class secret {
     /// Constant-time comparison (CRYPTO_memcmp); only the lengths may leak.
     [[nodiscard]] bool equals(std::string_view other) const noexcept;
     [[nodiscard]] bool equals(const secret& other) const noexcept { return equals(other.expose()); }
+    /// Constant-time prefix test; only the lengths may leak.
+    [[nodiscard]] bool starts_with(std::string_view prefix) const noexcept;
 
   private:
     std::unique_ptr<char[]> data_;

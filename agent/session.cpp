@@ -1,0 +1,169 @@
+#include "agent/session.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <ctime>
+
+#include "agent/log.hpp"
+#include "protocol/codec.hpp"
+
+namespace avn::agent {
+
+namespace {
+
+std::string iso8601(std::chrono::system_clock::time_point t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    ::gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+}  // namespace
+
+platform::secret encode_session(const session& s) {
+    boost::json::object o(protocol::wiping_storage());
+    o["v"] = 1;
+    o["email"] = s.email;
+    o["token"] = s.token.expose();
+    o["token_prefix"] = s.meta.token_prefix;
+    o["expiry_time"] = s.meta.expiry_time;
+    o["max_age_seconds"] = s.meta.max_age_seconds;
+    o["extend_when_used"] = s.meta.extend_when_used;
+    o["meta_known"] = s.meta.known;
+    o["logged_in_at"] =
+        std::chrono::duration_cast<std::chrono::seconds>(s.logged_in_at.time_since_epoch()).count();
+    std::string text = boost::json::serialize(o);
+    return platform::secret::take(text);
+}
+
+std::optional<session> decode_session(const platform::secret& payload) {
+    boost::system::error_code ec;
+    auto jv = boost::json::parse(payload.expose(), ec, protocol::wiping_storage());
+    const auto* o = jv.if_object();
+    if (ec || o == nullptr) {
+        return std::nullopt;
+    }
+    const auto* email = o->if_contains("email");
+    const auto* token = o->if_contains("token");
+    if (email == nullptr || !email->is_string() || token == nullptr || !token->is_string() ||
+        token->get_string().empty()) {
+        return std::nullopt;
+    }
+    session s;
+    s.email = std::string(email->get_string());
+    s.token = platform::secret(std::string_view(token->get_string()));
+    if (const auto* p = o->if_contains("token_prefix"); p != nullptr && p->is_string()) {
+        s.meta.token_prefix = std::string(p->get_string());
+    }
+    if (const auto* e = o->if_contains("expiry_time"); e != nullptr) {
+        s.meta.expiry_time = *e;
+    }
+    if (const auto* m = o->if_contains("max_age_seconds"); m != nullptr) {
+        s.meta.max_age_seconds = *m;
+    }
+    if (const auto* x = o->if_contains("extend_when_used"); x != nullptr && x->is_bool()) {
+        s.meta.extend_when_used = x->get_bool();
+    }
+    if (const auto* k = o->if_contains("meta_known"); k != nullptr && k->is_bool()) {
+        s.meta.known = k->get_bool();
+    }
+    if (const auto* t = o->if_contains("logged_in_at"); t != nullptr && t->is_int64()) {
+        s.logged_in_at =
+            std::chrono::system_clock::time_point(std::chrono::seconds(t->get_int64()));
+    }
+    return s;
+}
+
+platform::store_key session_manager::key(const std::string& email) const {
+    return platform::store_key{api_url_, "session", "", email};
+}
+
+platform::result<void> session_manager::adopt(session s) {
+    if (auto ok = store_.put(key(s.email), encode_session(s)); !ok) {
+        return ok.error();
+    }
+    if (current_ && current_->email != s.email) {
+        log_info("session of " + current_->email + " replaced");
+    }
+    log_info("logged in as " + s.email);
+    current_ = std::move(s);
+    cleared_why_.clear();
+    return {};
+}
+
+platform::result<void> session_manager::update_meta(token_meta meta) {
+    if (!current_) {
+        return {};
+    }
+    session updated{current_->email, current_->token.clone(), std::move(meta),
+                    current_->logged_in_at};
+    if (auto ok = store_.put(key(updated.email), encode_session(updated)); !ok) {
+        return ok.error();
+    }
+    current_ = std::move(updated);
+    return {};
+}
+
+platform::result<void> session_manager::clear(std::string why) {
+    if (!current_) {
+        cleared_why_ = std::move(why);
+        return {};
+    }
+    if (auto ok = store_.erase(key(current_->email)); !ok) {
+        return ok.error();
+    }
+    log_info("session of " + current_->email + " cleared: " + why);
+    current_.reset();
+    cleared_why_ = std::move(why);
+    return {};
+}
+
+platform::result<void> session_manager::restore() {
+    auto keys = store_.list();
+    if (!keys) {
+        return keys.error();
+    }
+    for (const auto& k : *keys) {
+        if (k.api_url != api_url_ || k.kind != "session") {
+            continue;
+        }
+        auto payload = store_.get(k);
+        if (!payload) {
+            return payload.error();
+        }
+        if (!*payload) {
+            continue;
+        }
+        if (auto s = decode_session(**payload)) {
+            log_info("restored the session of " + s->email + " from the " +
+                     std::string(store_.backend()) + " store");
+            current_ = std::move(*s);
+            return {};
+        }
+        log_warning("ignoring an unreadable session item in the " + std::string(store_.backend()) +
+                    " store");
+    }
+    return {};
+}
+
+boost::json::value session_manager::status() const {
+    boost::json::object o;
+    o["api_url"] = api_url_;
+    o["store"] = store_.backend();
+    o["logged_in"] = current_.has_value();
+    if (current_) {
+        o["user_email"] = current_->email;
+        o["token_prefix"] = current_->meta.token_prefix;
+        o["expiry_time"] = current_->meta.expiry_time;
+        o["max_age_seconds"] = current_->meta.max_age_seconds;
+        o["extend_when_used"] = current_->meta.extend_when_used;
+        o["logged_in_at"] = iso8601(current_->logged_in_at);
+    } else if (!cleared_why_.empty()) {
+        o["cleared"] = cleared_why_;
+    }
+    return o;
+}
+
+}  // namespace avn::agent

@@ -1,0 +1,71 @@
+// The user's Aiven session as the agent holds it: who is logged in, the
+// session token and what the API says about it. Written through to a
+// secret_store before any reply that depends on it.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "platform/secret.hpp"
+#include "platform/store.hpp"
+
+namespace avn::agent {
+
+/// What the API reports for a token (`GET /v1/access_token`).
+struct token_meta {
+    std::string token_prefix;
+    boost::json::value expiry_time;      ///< string, or null: never expires / unknown
+    boost::json::value max_age_seconds;  ///< number as the API sent it, or null
+    bool extend_when_used = false;
+    bool known = false;  ///< false until the API was asked
+};
+
+struct session {
+    std::string email;
+    platform::secret token;
+    token_meta meta;
+    std::chrono::system_clock::time_point logged_in_at = std::chrono::system_clock::now();
+};
+
+class session_manager {
+  public:
+    session_manager(std::string api_url, platform::secret_store& store)
+        : api_url_(std::move(api_url)), store_(store) {}
+
+    /// The session, or null when logged out.
+    [[nodiscard]] const session* current() const noexcept {
+        return current_ ? &*current_ : nullptr;
+    }
+    [[nodiscard]] const std::string& api_url() const noexcept { return api_url_; }
+
+    /// Keeps `s` as the session: the store first, then memory, so a reply
+    /// sent after this returns is backed by the store.
+    platform::result<void> adopt(session s);
+    /// Updates the metadata of the current session (and the store).
+    platform::result<void> update_meta(token_meta meta);
+    /// Forgets the session, in the store and in memory. `why` is shown by
+    /// `status` until the next login.
+    platform::result<void> clear(std::string why);
+    /// Loads a session left in the store by an earlier run, if any.
+    platform::result<void> restore();
+
+    /// The `session` section of `status`. No secret in it.
+    [[nodiscard]] boost::json::value status() const;
+
+  private:
+    platform::store_key key(const std::string& email) const;
+
+    std::string api_url_;
+    platform::secret_store& store_;
+    std::optional<session> current_;
+    std::string cleared_why_;
+};
+
+/// The stored form of a session (a secret: it holds the token).
+platform::secret encode_session(const session& s);
+/// Parses `encode_session`'s output; nullopt when it is not one.
+std::optional<session> decode_session(const platform::secret& payload);
+
+}  // namespace avn::agent

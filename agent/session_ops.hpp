@@ -1,0 +1,50 @@
+// The `avn user` commands as agent ops (docs/PROTOCOL.md, "Session ops"):
+// each one calls the Aiven API and keeps the session up to date.
+#pragma once
+
+#include "agent/api_client.hpp"
+#include "agent/dispatch.hpp"
+#include "agent/session.hpp"
+
+namespace avn::agent {
+
+class session_ops {
+  public:
+    session_ops(api::client& api, session_manager& sessions) : api_(api), sessions_(sessions) {}
+
+    /// Registers the ops and the `session` section of `status`.
+    void register_with(dispatcher& d);
+
+    /// Asks the API about the session token (`GET /v1/access_token`, the row
+    /// with `currently_active`). Failures are logged, not fatal.
+    asio::awaitable<void> refresh_meta();
+
+  private:
+    using args_t = boost::json::object;
+
+    asio::awaitable<outcome> login(const args_t& a);
+    asio::awaitable<outcome> login_token(const args_t& a);
+    asio::awaitable<outcome> logout(const args_t& a);
+    asio::awaitable<outcome> user_info(const args_t& a);
+    asio::awaitable<outcome> tokens_expire(const args_t& a);
+    asio::awaitable<outcome> password_change(const args_t& a);
+    asio::awaitable<outcome> user_create(const args_t& a);
+    asio::awaitable<outcome> access_token_create(const args_t& a);
+    asio::awaitable<outcome> access_token_list(const args_t& a);
+    asio::awaitable<outcome> access_token_update(const args_t& a);
+    asio::awaitable<outcome> access_token_revoke(const args_t& a);
+
+    /// Keeps `token` for `email` as the session and learns its metadata.
+    asio::awaitable<outcome> start_session(std::string email, platform::secret token);
+    /// After a call that may have invalidated the session's token: checks it
+    /// and clears the session when the API no longer accepts it.
+    asio::awaitable<bool> drop_session_if_dead(const std::string& why);
+
+    api::client& api_;
+    session_manager& sessions_;
+};
+
+/// Maps an API client failure to the reply a client sees.
+outcome api_failure(const api::error& e);
+
+}  // namespace avn::agent
