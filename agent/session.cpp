@@ -80,7 +80,7 @@ platform::store_key session_manager::key(const std::string& email) const {
     return platform::store_key{api_url_, "session", "", email};
 }
 
-platform::result<void> session_manager::adopt(session s) {
+platform::store_result<void> session_manager::adopt(session s) {
     if (auto ok = store_.put(key(s.email), encode_session(s)); !ok) {
         return ok.error();
     }
@@ -93,7 +93,7 @@ platform::result<void> session_manager::adopt(session s) {
     return {};
 }
 
-platform::result<void> session_manager::update_meta(token_meta meta) {
+platform::store_result<void> session_manager::update_meta(token_meta meta) {
     if (!current_) {
         return {};
     }
@@ -106,7 +106,7 @@ platform::result<void> session_manager::update_meta(token_meta meta) {
     return {};
 }
 
-platform::result<void> session_manager::clear(std::string why) {
+platform::store_result<void> session_manager::clear(std::string why) {
     if (!current_) {
         cleared_why_ = std::move(why);
         return {};
@@ -120,7 +120,7 @@ platform::result<void> session_manager::clear(std::string why) {
     return {};
 }
 
-platform::result<void> session_manager::restore() {
+platform::store_result<void> session_manager::restore() {
     auto keys = store_.list();
     if (!keys) {
         return keys.error();

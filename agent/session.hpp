@@ -42,14 +42,14 @@ class session_manager {
 
     /// Keeps `s` as the session: the store first, then memory, so a reply
     /// sent after this returns is backed by the store.
-    platform::result<void> adopt(session s);
+    platform::store_result<void> adopt(session s);
     /// Updates the metadata of the current session (and the store).
-    platform::result<void> update_meta(token_meta meta);
+    platform::store_result<void> update_meta(token_meta meta);
     /// Forgets the session, in the store and in memory. `why` is shown by
     /// `status` until the next login.
-    platform::result<void> clear(std::string why);
+    platform::store_result<void> clear(std::string why);
     /// Loads a session left in the store by an earlier run, if any.
-    platform::result<void> restore();
+    platform::store_result<void> restore();
 
     /// The `session` section of `status`. No secret in it.
     [[nodiscard]] boost::json::value status() const;

@@ -48,9 +48,10 @@ std::optional<outcome> pick_credentials(const boost::json::object& a, const sess
     return outcome::failure(errc::not_logged_in, not_logged_in_message);
 }
 
-outcome store_failure(const platform::os_error& e) {
-    return outcome::failure(errc::keyring_error,
-                            "cannot write the session to the store: " + e.message);
+outcome store_failure(const platform::store_error& e) {
+    return outcome::failure(
+        e.code == platform::store_errc::locked ? errc::keyring_locked : errc::keyring_error,
+        "cannot write the session to the store: " + e.message);
 }
 
 bool token_is_dead(const api::error& e) {

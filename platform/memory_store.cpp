@@ -10,7 +10,7 @@ class memory_store final : public secret_store {
   public:
     std::string_view backend() const noexcept override { return "memory"; }
 
-    result<void> put(const store_key& key, const secret& payload) override {
+    store_result<void> put(const store_key& key, const secret& payload) override {
         for (auto& [k, v] : items_) {
             if (k.same_item(key)) {
                 k = key;
@@ -22,7 +22,7 @@ class memory_store final : public secret_store {
         return {};
     }
 
-    result<std::optional<secret>> get(const store_key& key) override {
+    store_result<std::optional<secret>> get(const store_key& key) override {
         for (const auto& [k, v] : items_) {
             if (k.same_item(key)) {
                 return std::optional<secret>(v.clone());
@@ -31,12 +31,12 @@ class memory_store final : public secret_store {
         return std::optional<secret>();
     }
 
-    result<void> erase(const store_key& key) override {
+    store_result<void> erase(const store_key& key) override {
         std::erase_if(items_, [&](const auto& item) { return item.first.same_item(key); });
         return {};
     }
 
-    result<std::vector<store_key>> list() override {
+    store_result<std::vector<store_key>> list() override {
         std::vector<store_key> keys;
         for (const auto& item : items_) {
             keys.push_back(item.first);

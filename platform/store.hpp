@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,31 @@ struct store_key {
     }
 };
 
+/// Why a store call failed. `locked` is told apart from "not found" (which is
+/// not an error: `get` answers nullopt) so the agent never mistakes a locked
+/// keyring for a logged-out user.
+enum class store_errc : unsigned char {
+    unavailable,  ///< no backend answers (no D-Bus session, no Secret Service)
+    locked,       ///< the collection is locked; unlocking it is the user's move
+    timeout,      ///< the backend did not answer within its deadline
+    denied,       ///< permissions (e.g. a store file open to others)
+    io,           ///< any other failure reading or writing
+    corrupt,      ///< stored data that cannot be parsed
+};
+
+struct store_error {
+    store_errc code = store_errc::io;
+    std::string message;  ///< one line: what failed and, where there is one, the fix
+};
+
+[[noreturn]] inline void throw_exception_from_error(const store_error& e,
+                                                    const boost::source_location&) {
+    throw std::runtime_error(e.message);
+}
+
+template <class T>
+using store_result = boost::system::result<T, store_error>;
+
 /// A backend. Calls may block (a keyring over D-Bus): the agent runs them off
 /// its event loop. Implementations are safe to call from one thread at a time.
 class secret_store {
@@ -36,13 +62,13 @@ class secret_store {
     /// "memory", "file" or "secret-service".
     [[nodiscard]] virtual std::string_view backend() const noexcept = 0;
     /// Stores `payload` under `key`, replacing an existing item.
-    virtual result<void> put(const store_key& key, const secret& payload) = 0;
+    virtual store_result<void> put(const store_key& key, const secret& payload) = 0;
     /// The payload under `key`; nullopt when there is none.
-    virtual result<std::optional<secret>> get(const store_key& key) = 0;
+    virtual store_result<std::optional<secret>> get(const store_key& key) = 0;
     /// Removes the item; removing a missing item is not an error.
-    virtual result<void> erase(const store_key& key) = 0;
+    virtual store_result<void> erase(const store_key& key) = 0;
     /// Every item this agent stored (all API URLs).
-    virtual result<std::vector<store_key>> list() = 0;
+    virtual store_result<std::vector<store_key>> list() = 0;
 };
 
 /// Nothing persists: the items live as long as the process.
