@@ -1,5 +1,6 @@
 // avn-agent: parses the command line and hands over to run_agent().
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 
 #include "agent/run.hpp"
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("-V,--version", std::string("avn-agent ") + avn::version_string);
 
     bool foreground = false, debug = false, kill = false, sh = false, csh = false;
-    double idle_timeout = 30, write_timeout = 10, grace = 3;
+    double idle_timeout = 30, write_timeout = 10, grace = 3, api_timeout = 30;
     app.add_flag("-D", foreground, "stay in the foreground; log to stderr");
     app.add_flag("-d", debug, "like -D, with debug logging");
     app.add_flag("-k", kill, "stop the agent named by AVN_AGENT_PID (or the one on the socket)");
@@ -39,12 +40,23 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--max-connections", opts.server.max_connections, "open connections at most")
         ->check(CLI::Range(1, 1000000));
+    app.add_option("--api-timeout", api_timeout,
+                   "seconds the Aiven API may take to answer one request")
+        ->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);
 
     using ms = std::chrono::milliseconds;
     opts.server.idle_timeout = ms(static_cast<long>(idle_timeout * 1000));
     opts.server.write_timeout = ms(static_cast<long>(write_timeout * 1000));
     opts.server.shutdown_grace = ms(static_cast<long>(grace * 1000));
+    // One knob for the API's deadlines: the whole answer gets api_timeout,
+    // each phase before it at most 10 s of it.
+    const ms api_ms(static_cast<long>(api_timeout * 1000));
+    opts.api.read_timeout = api_ms;
+    for (ms* phase : {&opts.api.resolve_timeout, &opts.api.connect_timeout,
+                      &opts.api.handshake_timeout, &opts.api.write_timeout}) {
+        *phase = std::min(api_ms, ms(10000));
+    }
     if (kill) {
         opts.mode = start_mode::kill;
     } else if (foreground || debug) {
