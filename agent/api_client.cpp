@@ -96,7 +96,9 @@ bool is_printable_ascii(std::string_view s) {
     return true;
 }
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
     if (s.size() < prefix.size()) {
@@ -122,7 +124,9 @@ std::string truncate_utf8(std::string_view s, std::size_t limit) {
     return std::string(s.substr(0, n));
 }
 
-std::string_view view(const boost::json::string& s) { return {s.data(), s.size()}; }
+std::string_view view(const boost::json::string& s) {
+    return {s.data(), s.size()};
+}
 
 std::string_view trim(std::string_view s) {
     const auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
@@ -145,10 +149,10 @@ error make_error(error_kind kind, std::string message) {
 // Where requests go, from the base URL.
 struct target {
     bool tls = true;
-    std::string host;       // lower case; an IPv6 literal without brackets
-    std::string port;       // always set: "443", "80" or the URL's
-    std::string authority;  // the Host header and the name in messages
-    std::string prefix;     // path prefix without a trailing '/'
+    std::string host;                     // lower case; an IPv6 literal without brackets
+    std::string port;                     // always set: "443", "80" or the URL's
+    std::string authority;                // the Host header and the name in messages
+    std::string prefix;                   // path prefix without a trailing '/'
     std::optional<asio::ip::address> ip;  // when the host is an IP literal
 };
 
@@ -182,10 +186,12 @@ std::optional<std::string> parse_base_url(std::string_view url, target& out) {
     }
     const std::size_t slash = rest.find('/');
     const std::string_view auth = rest.substr(0, slash);
-    std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+    std::string_view path =
+        slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
     if (auth.find('@') != std::string_view::npos) {
-        return std::string("the API URL contains user information (user@host), which is not "
-                           "supported; remove it");
+        return std::string(
+            "the API URL contains user information (user@host), which is not "
+            "supported; remove it");
     }
     std::string_view host;
     std::string_view port;
@@ -299,7 +305,7 @@ struct exchange_outcome {
 // request's own storage: beast keeps each field in one allocation that the serializer
 // reads directly, so this reaches the only copy we made.
 class request_wiper {
-public:
+  public:
     explicit request_wiper(http_request& r) : req_(r) {}
     request_wiper(const request_wiper&) = delete;
     request_wiper& operator=(const request_wiper&) = delete;
@@ -312,7 +318,7 @@ public:
         platform::wipe(req_.body());
     }
 
-private:
+  private:
     http_request& req_;
 };
 
@@ -402,8 +408,8 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
     const int hour = number(17, 2);
     const int minute = number(20, 2);
     const int second = number(23, 2);
-    if (!day_name_ok || month == 0 || day < 1 || year < 0 || hour < 0 || hour > 23 ||
-        minute < 0 || minute > 59 || second < 0 || second > 60) {
+    if (!day_name_ok || month == 0 || day < 1 || year < 0 || hour < 0 || hour > 23 || minute < 0 ||
+        minute > 59 || second < 0 || second > 60) {
         return std::nullopt;
     }
     const std::chrono::year_month_day ymd{std::chrono::year{year}, std::chrono::month{month},
@@ -497,18 +503,17 @@ std::optional<error> client::impl::setup_tls() {
         // OpenSSL's own message for a missing file is vague; errno names the problem.
         std::FILE* f = std::fopen(cfg.extra_ca_file.c_str(), "r");
         if (f == nullptr) {
-            return make_error(error_kind::bad_config, "cannot read the CA file '" +
-                                                          cfg.extra_ca_file +
-                                                          "' (AIVEN_CA_CERT): " +
-                                                          std::strerror(errno));
+            return make_error(error_kind::bad_config,
+                              "cannot read the CA file '" + cfg.extra_ca_file +
+                                  "' (AIVEN_CA_CERT): " + std::strerror(errno));
         }
         std::fclose(f);
         tls_ctx.load_verify_file(cfg.extra_ca_file, ec);
         if (ec) {
-            return make_error(error_kind::bad_config,
-                              "the CA file '" + cfg.extra_ca_file +
-                                  "' (AIVEN_CA_CERT) holds no usable PEM certificate: " +
-                                  ec.message());
+            return make_error(
+                error_kind::bad_config,
+                "the CA file '" + cfg.extra_ca_file +
+                    "' (AIVEN_CA_CERT) holds no usable PEM certificate: " + ec.message());
         }
     } else if (!cfg.use_system_trust) {
         return make_error(error_kind::bad_config,
@@ -546,9 +551,9 @@ error client::impl::io_failure(phase p, const error_code& ec) const {
                               std::to_string(cfg.max_body_bytes) + " bytes");
     }
     if (is_connection_closed(ec)) {
-        return make_error(error_kind::network,
-                          "network error " + where + ": the server closed the connection (" +
-                              ec.message() + ")");
+        return make_error(
+            error_kind::network,
+            "network error " + where + ": the server closed the connection (" + ec.message() + ")");
     }
     if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
         return make_error(error_kind::bad_response,
@@ -582,8 +587,7 @@ void client::impl::give_back(std::unique_ptr<connection> c) {
     idle.push_back(std::move(c));
 }
 
-asio::awaitable<boost::system::result<std::vector<tcp::endpoint>, error>>
-client::impl::resolve() {
+asio::awaitable<boost::system::result<std::vector<tcp::endpoint>, error>> client::impl::resolve() {
     std::vector<tcp::endpoint> endpoints;
     const auto port = static_cast<unsigned short>(std::stoul(tgt.port));
     if (tgt.ip) {
@@ -803,8 +807,7 @@ result client::impl::interpret(http_response& res) const {
 }
 
 asio::awaitable<result> client::impl::run(http::verb method, std::string path,
-                                           const json::value* body,
-                                           const platform::secret* token) {
+                                          const json::value* body, const platform::secret* token) {
     if (config_error) {
         co_return *config_error;
     }
@@ -857,9 +860,13 @@ asio::awaitable<result> client::impl::run(http::verb method, std::string path,
 client::client(asio::any_io_executor ex, config cfg)
     : impl_(std::make_shared<impl>(std::move(ex), std::move(cfg))) {}
 
-client::~client() { impl_->idle.clear(); }
+client::~client() {
+    impl_->idle.clear();
+}
 
-std::optional<error> client::validate() const { return impl_->config_error; }
+std::optional<error> client::validate() const {
+    return impl_->config_error;
+}
 
 asio::awaitable<result> client::request(http::verb method, std::string path,
                                         const json::value* body, const platform::secret* token) {
@@ -868,8 +875,12 @@ asio::awaitable<result> client::request(http::verb method, std::string path,
     co_return co_await self->run(method, std::move(path), body, token);
 }
 
-std::uint64_t client::connections_opened() const { return impl_->opened; }
+std::uint64_t client::connections_opened() const {
+    return impl_->opened;
+}
 
-std::size_t client::idle_connections() const { return impl_->idle.size(); }
+std::size_t client::idle_connections() const {
+    return impl_->idle.size();
+}
 
 }  // namespace avn::agent::api

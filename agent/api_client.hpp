@@ -77,8 +77,7 @@ struct error {
 };
 
 /// Lets `result::value()` throw: at the edges only.
-[[noreturn]] inline void throw_exception_from_error(const error& e,
-                                                    const boost::source_location&) {
+[[noreturn]] inline void throw_exception_from_error(const error& e, const boost::source_location&) {
     throw std::runtime_error(e.message);
 }
 
@@ -107,7 +106,7 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
 /// Destroying the client while requests run is allowed: they keep the shared
 /// state alive and finish on their own.
 class client {
-public:
+  public:
     /// Parses the URL and builds the TLS context. A problem does not throw: it
     /// is kept and returned by `validate()` and by every request. https:// is
     /// always accepted; http:// only for a loopback host (127.0.0.0/8, ::1,
@@ -145,7 +144,7 @@ public:
     /// Connections idle in the pool now.
     [[nodiscard]] std::size_t idle_connections() const;
 
-private:
+  private:
     struct impl;
     std::shared_ptr<impl> impl_;
 };

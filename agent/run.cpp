@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <csignal>
@@ -64,14 +66,11 @@ int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
         [&ops](protocol::request& req, const client_info& c) { return ops.handle(req, c); });
 
     api::client api(io.get_executor(), opts.api);
-    auto store = platform::make_memory_store();
-    session_manager sessions(opts.api.base_url, *store);
-    if (auto ok = sessions.restore(); !ok) {
-        log_warning("cannot read the " + std::string(store->backend()) +
-                    " store: " + ok.error().message);
-    }
+    store_runner store(io.get_executor(), platform::make_memory_store());
+    session_manager sessions(opts.api.base_url, store);
     session_ops user_ops(api, sessions);
     user_ops.register_with(ops);
+    asio::co_spawn(io, user_ops.restore(), asio::detached);
     srv.on_stopping([] { platform::notify("STOPPING=1"); });
     srv.start();
     log_info("avn-agent " + std::string(avn::version_string) + " serving on " + path);

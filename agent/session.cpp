@@ -80,9 +80,14 @@ platform::store_key session_manager::key(const std::string& email) const {
     return platform::store_key{api_url_, "session", "", email};
 }
 
-platform::store_result<void> session_manager::adopt(session s) {
-    if (auto ok = store_.put(key(s.email), encode_session(s)); !ok) {
-        return ok.error();
+asio::awaitable<platform::store_result<void>> session_manager::adopt(session s) {
+    auto payload = std::make_shared<platform::secret>(encode_session(s));
+    auto job = [k = key(s.email), payload](platform::secret_store& st) {
+        return st.put(k, *payload);
+    };
+    auto ok = co_await store_.run(std::move(job));
+    if (!ok) {
+        co_return ok;
     }
     if (current_ && current_->email != s.email) {
         log_info("session of " + current_->email + " replaced");
@@ -90,62 +95,77 @@ platform::store_result<void> session_manager::adopt(session s) {
     log_info("logged in as " + s.email);
     current_ = std::move(s);
     cleared_why_.clear();
-    return {};
+    co_return ok;
 }
 
-platform::store_result<void> session_manager::update_meta(token_meta meta) {
-    if (!current_) {
-        return {};
+asio::awaitable<platform::store_result<void>> session_manager::update_meta(
+    const platform::secret& token, token_meta meta) {
+    if (!current_ || !current_->token.equals(token)) {
+        co_return platform::store_result<void>();
     }
     session updated{current_->email, current_->token.clone(), std::move(meta),
                     current_->logged_in_at};
-    if (auto ok = store_.put(key(updated.email), encode_session(updated)); !ok) {
-        return ok.error();
+    auto payload = std::make_shared<platform::secret>(encode_session(updated));
+    auto job = [k = key(updated.email), payload](platform::secret_store& st) {
+        return st.put(k, *payload);
+    };
+    auto ok = co_await store_.run(std::move(job));
+    if (ok && current_ && current_->token.equals(updated.token)) {
+        current_ = std::move(updated);
     }
-    current_ = std::move(updated);
-    return {};
+    co_return ok;
 }
 
-platform::store_result<void> session_manager::clear(std::string why) {
+asio::awaitable<platform::store_result<void>> session_manager::clear(std::string why) {
     if (!current_) {
         cleared_why_ = std::move(why);
-        return {};
+        co_return platform::store_result<void>();
     }
-    if (auto ok = store_.erase(key(current_->email)); !ok) {
-        return ok.error();
+    const std::string email = current_->email;
+    auto job = [k = key(email)](platform::secret_store& st) { return st.erase(k); };
+    auto ok = co_await store_.run(std::move(job));
+    if (!ok) {
+        co_return ok;
     }
-    log_info("session of " + current_->email + " cleared: " + why);
-    current_.reset();
-    cleared_why_ = std::move(why);
-    return {};
+    if (current_ && current_->email == email) {
+        log_info("session of " + email + " cleared: " + why);
+        current_.reset();
+        cleared_why_ = std::move(why);
+    }
+    co_return ok;
 }
 
-platform::store_result<void> session_manager::restore() {
-    auto keys = store_.list();
-    if (!keys) {
-        return keys.error();
+asio::awaitable<platform::store_result<void>> session_manager::restore() {
+    const std::string url = api_url_;
+    auto job =
+        [url](
+            platform::secret_store& st) -> platform::store_result<std::optional<platform::secret>> {
+        auto keys = st.list();
+        if (!keys) {
+            return keys.error();
+        }
+        for (const auto& k : *keys) {
+            if (k.api_url == url && k.kind == "session") {
+                return st.get(k);
+            }
+        }
+        return std::optional<platform::secret>();
+    };
+    auto found = co_await store_.run(std::move(job));
+    if (!found) {
+        co_return found.error();
     }
-    for (const auto& k : *keys) {
-        if (k.api_url != api_url_ || k.kind != "session") {
-            continue;
-        }
-        auto payload = store_.get(k);
-        if (!payload) {
-            return payload.error();
-        }
-        if (!*payload) {
-            continue;
-        }
-        if (auto s = decode_session(**payload)) {
-            log_info("restored the session of " + s->email + " from the " +
-                     std::string(store_.backend()) + " store");
-            current_ = std::move(*s);
-            return {};
-        }
-        log_warning("ignoring an unreadable session item in the " + std::string(store_.backend()) +
-                    " store");
+    if (!*found) {
+        co_return platform::store_result<void>();
     }
-    return {};
+    if (auto s = decode_session(**found)) {
+        log_info("restored the session of " + s->email + " from the " +
+                 std::string(store_.backend()) + " store");
+        current_ = std::move(*s);
+        co_return platform::store_result<void>();
+    }
+    co_return platform::store_error{platform::store_errc::corrupt,
+                                    "the stored session cannot be read; log in again"};
 }
 
 boost::json::value session_manager::status() const {

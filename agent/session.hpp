@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/store_runner.hpp"
 #include "platform/secret.hpp"
 #include "platform/store.hpp"
 
@@ -31,7 +32,7 @@ struct session {
 
 class session_manager {
   public:
-    session_manager(std::string api_url, platform::secret_store& store)
+    session_manager(std::string api_url, store_runner& store)
         : api_url_(std::move(api_url)), store_(store) {}
 
     /// The session, or null when logged out.
@@ -39,17 +40,22 @@ class session_manager {
         return current_ ? &*current_ : nullptr;
     }
     [[nodiscard]] const std::string& api_url() const noexcept { return api_url_; }
+    [[nodiscard]] std::string_view store_backend() const noexcept { return store_.backend(); }
 
     /// Keeps `s` as the session: the store first, then memory, so a reply
     /// sent after this returns is backed by the store.
-    platform::store_result<void> adopt(session s);
-    /// Updates the metadata of the current session (and the store).
-    platform::store_result<void> update_meta(token_meta meta);
+    asio::awaitable<platform::store_result<void>> adopt(session s);
+    /// Updates the metadata of the current session (and the store), unless
+    /// the session changed meanwhile (its token is no longer `token`).
+    asio::awaitable<platform::store_result<void>> update_meta(const platform::secret& token,
+                                                              token_meta meta);
     /// Forgets the session, in the store and in memory. `why` is shown by
     /// `status` until the next login.
-    platform::store_result<void> clear(std::string why);
+    asio::awaitable<platform::store_result<void>> clear(std::string why);
     /// Loads a session left in the store by an earlier run, if any.
-    platform::store_result<void> restore();
+    asio::awaitable<platform::store_result<void>> restore();
+    /// Why the session was cleared last ("" when it was not).
+    [[nodiscard]] const std::string& cleared_why() const noexcept { return cleared_why_; }
 
     /// The `session` section of `status`. No secret in it.
     [[nodiscard]] boost::json::value status() const;
@@ -58,7 +64,7 @@ class session_manager {
     platform::store_key key(const std::string& email) const;
 
     std::string api_url_;
-    platform::secret_store& store_;
+    store_runner& store_;
     std::optional<session> current_;
     std::string cleared_why_;
 };

@@ -147,21 +147,46 @@ asio::awaitable<void> session_ops::refresh_meta() {
         if (const auto* x = o->if_contains("extend_when_used"); x != nullptr && x->is_bool()) {
             meta.extend_when_used = x->get_bool();
         }
-        // Only if the session did not change while we asked.
-        if (const session* now = sessions_.current(); now != nullptr && now->token.equals(token)) {
-            if (auto ok = sessions_.update_meta(std::move(meta)); !ok) {
-                log_warning("cannot store the session's metadata: " + ok.error().message);
-            }
+        // Applied only if the session did not change while we asked.
+        if (auto ok = co_await sessions_.update_meta(token, std::move(meta)); !ok) {
+            log_warning("cannot store the session's metadata: " + ok.error().message);
         }
         co_return;
     }
+}
+
+asio::awaitable<void> session_ops::restore() {
+    if (auto ok = co_await sessions_.restore(); !ok) {
+        log_warning("cannot restore the session from the " +
+                    std::string(sessions_.store_backend()) + " store: " + ok.error().message);
+        co_return;
+    }
+    const session* s = sessions_.current();
+    if (s == nullptr) {
+        co_return;
+    }
+    platform::secret token = s->token.clone();
+    auto r = co_await api_.request(verb::get, "/v1/access_token", nullptr, &token);
+    if (!r) {
+        if (token_is_dead(r.error())) {
+            if (auto ok = co_await sessions_.clear("the stored session was no longer valid (" +
+                                                   r.error().api_message + "); log in again");
+                !ok) {
+                log_warning("cannot remove the dead session: " + ok.error().message);
+            }
+        } else {
+            log_warning("cannot check the restored session now: " + r.error().message);
+        }
+        co_return;
+    }
+    co_await refresh_meta();
 }
 
 asio::awaitable<outcome> session_ops::start_session(std::string email, platform::secret token) {
     session s;
     s.email = std::move(email);
     s.token = std::move(token);
-    if (auto ok = sessions_.adopt(std::move(s)); !ok) {
+    if (auto ok = co_await sessions_.adopt(std::move(s)); !ok) {
         co_return store_failure(ok.error());
     }
     co_await refresh_meta();
@@ -181,7 +206,7 @@ asio::awaitable<bool> session_ops::drop_session_if_dead(const std::string& why) 
         co_return false;
     }
     if (const session* now = sessions_.current(); now != nullptr && now->token.equals(token)) {
-        if (auto ok = sessions_.clear(why); !ok) {
+        if (auto ok = co_await sessions_.clear(why); !ok) {
             log_warning("cannot remove the session from the store: " + ok.error().message);
         }
         co_return true;
@@ -222,7 +247,8 @@ asio::awaitable<outcome> session_ops::login(const args_t& a) {
     const auto* user_email = str_arg(*o, "user_email");
     std::string who(user_email != nullptr ? std::string_view(*user_email)
                                           : std::string_view(*email));
-    co_return co_await start_session(std::move(who), platform::secret(std::string_view(*token)));
+    platform::secret kept{std::string_view(*token)};
+    co_return co_await start_session(std::move(who), std::move(kept));
 }
 
 asio::awaitable<outcome> session_ops::login_token(const args_t& a) {
@@ -277,7 +303,7 @@ asio::awaitable<outcome> session_ops::logout(const args_t& a) {
             co_return api_failure(r.error());
         }
     }
-    if (auto ok = sessions_.clear("logged out"); !ok) {
+    if (auto ok = co_await sessions_.clear("logged out"); !ok) {
         co_return store_failure(ok.error());
     }
     co_return outcome::success(std::move(result));
@@ -307,7 +333,7 @@ asio::awaitable<outcome> session_ops::tokens_expire(const args_t& a) {
     bool cleared = false;
     if (c.is_session) {
         // Every token issued before now is invalid, the session's too.
-        if (auto ok = sessions_.clear("tokens expired (tokens-expire)"); !ok) {
+        if (auto ok = co_await sessions_.clear("tokens expired (tokens-expire)"); !ok) {
             co_return store_failure(ok.error());
         }
         cleared = true;
@@ -345,8 +371,8 @@ asio::awaitable<outcome> session_ops::password_change(const args_t& a) {
     if (c.is_session && token != nullptr && !token->empty() && sessions_.current() != nullptr) {
         // The API invalidated every older token and handed us a new one:
         // keep it, so the user stays logged in (avn drops it).
-        auto out = co_await start_session(sessions_.current()->email,
-                                          platform::secret(std::string_view(*token)));
+        platform::secret kept{std::string_view(*token)};
+        auto out = co_await start_session(sessions_.current()->email, std::move(kept));
         if (!out.ok) {
             co_return out;
         }
@@ -379,8 +405,8 @@ asio::awaitable<outcome> session_ops::user_create(const args_t& a) {
     if (token == nullptr || token->empty()) {
         co_return outcome::failure(errc::network_error, "the API's reply has no token");
     }
-    co_return co_await start_session(std::string(*email),
-                                     platform::secret(std::string_view(*token)));
+    platform::secret kept{std::string_view(*token)};
+    co_return co_await start_session(std::string(*email), std::move(kept));
 }
 
 asio::awaitable<outcome> session_ops::access_token_create(const args_t& a) {
@@ -461,7 +487,7 @@ asio::awaitable<outcome> session_ops::access_token_revoke(const args_t& a) {
     // Revoking the session's own token ends the session.
     bool cleared = false;
     if (const session* s = sessions_.current(); s != nullptr && s->token.starts_with(target)) {
-        if (auto ok = sessions_.clear("its token was revoked"); !ok) {
+        if (auto ok = co_await sessions_.clear("its token was revoked"); !ok) {
             co_return store_failure(ok.error());
         }
         cleared = true;

@@ -19,6 +19,11 @@ class session_ops {
     /// with `currently_active`). Failures are logged, not fatal.
     asio::awaitable<void> refresh_meta();
 
+    /// At start: loads the session an earlier run stored and checks it with
+    /// the API. A 401/403 means it is gone: it is cleared and `status` says
+    /// so. A network failure keeps it (checked again on next use).
+    asio::awaitable<void> restore();
+
   private:
     using args_t = boost::json::object;
 
