@@ -442,6 +442,11 @@ struct client::impl {
     std::optional<error> setup();
     std::optional<error> setup_tls();
 
+    static asio::awaitable<result> start(std::shared_ptr<impl> self, http::verb method,
+                                         std::string path, const json::value* body,
+                                         const platform::secret* token) {
+        co_return co_await self->run(method, std::move(path), body, token);
+    }
     asio::awaitable<result> run(http::verb method, std::string path, const json::value* body,
                                 const platform::secret* token);
     asio::awaitable<result> exchange(http_request& req);
@@ -695,7 +700,7 @@ asio::awaitable<exchange_outcome> client::impl::send_receive(Stream& stream, con
     auto [wec, written] = co_await http::async_write(stream, req, use_tuple);
     if (wec) {
         co_return exchange_outcome{io_failure(phase::write, wec),
-                                   reused && wec != beast::error::timeout, false};
+                                   reused && is_connection_closed(wec), false};
     }
     http::response_parser<http::string_body> parser;
     parser.body_limit(cfg.max_body_bytes);
@@ -870,9 +875,10 @@ std::optional<error> client::validate() const {
 
 asio::awaitable<result> client::request(http::verb method, std::string path,
                                         const json::value* body, const platform::secret* token) {
-    // The frame keeps the state alive when the client is destroyed mid-request.
-    const auto self = impl_;
-    co_return co_await self->run(method, std::move(path), body, token);
+    // Not a coroutine itself: an awaitable starts lazily, so a coroutine member would read
+    // `impl_` only when first resumed, possibly after the client is gone. The shared state is
+    // bound into the frame here, at the call.
+    return impl::start(impl_, method, std::move(path), body, token);
 }
 
 std::uint64_t client::connections_opened() const {

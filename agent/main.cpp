@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "agent/run.hpp"
 #include "avn/version.hpp"
@@ -40,6 +41,13 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--max-connections", opts.server.max_connections, "open connections at most")
         ->check(CLI::Range(1, 1000000));
+    if (const char* k = std::getenv("AVN_AGENT_KEYRING"); k != nullptr && *k != '\0') {
+        opts.keyring = k;
+    }
+    app.add_option("--keyring", opts.keyring,
+                   "where the session is kept: auto (Secret Service, else a file, said out "
+                   "loud), secret-service, file or memory (default: $AVN_AGENT_KEYRING or auto)")
+        ->check(CLI::IsMember({"auto", "secret-service", "file", "memory"}));
     app.add_option("--api-timeout", api_timeout,
                    "seconds the Aiven API may take to answer one request")
         ->check(CLI::PositiveNumber);

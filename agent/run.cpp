@@ -20,6 +20,7 @@
 #include "agent/session_ops.hpp"
 #include "avn/version.hpp"
 #include "platform/socket_path.hpp"
+#include "platform/store_select.hpp"
 #include "platform/systemd.hpp"
 #include "platform/unix_socket.hpp"
 
@@ -58,7 +59,8 @@ int fail(const std::string& message) {
 // Serves until stopped. `ready` runs once the agent answers on its socket
 // and handles signals: only then is it announced.
 int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
-          const agent_options& opts, const std::function<void()>& ready) {
+          const agent_options& opts, platform::store_choice keyring,
+          const std::function<void()>& ready) {
     boost::asio::io_context io(1);
     server srv(io, std::move(listener), path, owns_file, opts.server);
     dispatcher ops(srv);
@@ -66,10 +68,19 @@ int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
         [&ops](protocol::request& req, const client_info& c) { return ops.handle(req, c); });
 
     api::client api(io.get_executor(), opts.api);
-    store_runner store(io.get_executor(), platform::make_memory_store());
+    store_runner store(io.get_executor(), std::move(keyring.store));
     session_manager sessions(opts.api.base_url, store);
     session_ops user_ops(api, sessions);
     user_ops.register_with(ops);
+    ops.add_status_section("keyring", [&keyring] {
+        return boost::json::object{
+            {"backend", keyring.backend}, {"why", keyring.why}, {"fallback", keyring.loud}};
+    });
+    if (keyring.loud) {
+        log_warning("keyring: " + keyring.why);
+    } else {
+        log_info("keyring: " + keyring.why);
+    }
     asio::co_spawn(io, user_ops.restore(), asio::detached);
     srv.on_stopping([] { platform::notify("STOPPING=1"); });
     srv.start();
@@ -130,6 +141,11 @@ platform::result<platform::unique_fd> listen_at(const platform::socket_location&
     return platform::listen_unix(loc.path);
 }
 
+platform::store_result<platform::store_choice> open_keyring(const agent_options& opts) {
+    platform::store_options so;
+    return platform::open_store(opts.keyring, so);
+}
+
 void detach_stdio() {
     const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
@@ -166,7 +182,12 @@ int run_agent(const agent_options& opts) {
     }
     if (activated->fd) {
         log_open(log_sink::stderr_stream, opts.level);
-        return serve(std::move(activated->fd), activated->path, false, opts, {});
+        auto keyring = open_keyring(opts);
+        if (!keyring) {
+            return fail(keyring.error().message);
+        }
+        return serve(std::move(activated->fd), activated->path, false, opts, std::move(*keyring),
+                     {});
     }
 
     const bool csh = use_csh(opts.shell);
@@ -175,12 +196,20 @@ int run_agent(const agent_options& opts) {
         if (!listener) {
             return fail(listener.error().message);
         }
+        auto keyring = open_keyring(opts);
+        if (!keyring) {
+            ::unlink(loc.path.c_str());
+            return fail(keyring.error().message);
+        }
+        if (keyring->loud) {
+            std::fprintf(stderr, "avn-agent: warning: %s\n", keyring->why.c_str());
+        }
         if (opts.log_file.empty()) {
             log_open(log_sink::stderr_stream, opts.level);
         } else {
             log_open(log_sink::file, opts.level, opts.log_file);
         }
-        return serve(std::move(*listener), loc.path, true, opts,
+        return serve(std::move(*listener), loc.path, true, opts, std::move(*keyring),
                      [&] { print_env(csh, loc.path, ::getpid()); });
     }
 
@@ -209,7 +238,11 @@ int run_agent(const agent_options& opts) {
             }
         }
         ::close(report[0]);
-        if (got == "R") {
+        if (got.starts_with("R")) {
+            // "R" alone, or "R\n" and a warning to show (a keyring fallback).
+            if (got.size() > 2) {
+                std::fprintf(stderr, "avn-agent: warning: %s\n", got.c_str() + 2);
+            }
             print_env(csh, loc.path, child);
             return 0;
         }
@@ -229,6 +262,13 @@ int run_agent(const agent_options& opts) {
         tell_parent(listener.error().message);
         ::_exit(1);
     }
+    auto keyring = open_keyring(opts);
+    if (!keyring) {
+        ::unlink(loc.path.c_str());
+        tell_parent(keyring.error().message);
+        ::_exit(1);
+    }
+    const std::string ready = keyring->loud ? "R\n" + keyring->why : "R";
     // Open the log first: --log-file may be relative to the start folder.
     if (!opts.log_file.empty()) {
         log_open(log_sink::file, opts.level, opts.log_file);
@@ -239,7 +279,8 @@ int run_agent(const agent_options& opts) {
         // Staying in the start folder only keeps it busy; not fatal.
     }
     detach_stdio();
-    return serve(std::move(*listener), loc.path, true, opts, [&] { tell_parent("R"); });
+    return serve(std::move(*listener), loc.path, true, opts, std::move(*keyring),
+                 [&] { tell_parent(ready); });
 }
 
 }  // namespace avn::agent

@@ -13,6 +13,8 @@ namespace {
 using boost::beast::http::verb;
 using protocol::errc;
 
+constexpr std::string_view logged_out = "logged out";
+
 constexpr const char* not_logged_in_message =
     "not authenticated: please login first with 'avn user login'";
 
@@ -155,6 +157,21 @@ asio::awaitable<void> session_ops::refresh_meta() {
     }
 }
 
+asio::awaitable<outcome> session_ops::rejected(bool with_session, const api::error& e,
+                                               bool forbidden_means_dead) {
+    const bool dead = e.kind == api::error_kind::http_status &&
+                      (e.status == 401 || (forbidden_means_dead && e.status == 403));
+    if (with_session && dead) {
+        // The API no longer takes the session token: say so and forget it,
+        // rather than keep failing with a session that looks alive.
+        std::string why = "the API refused the session token (" + e.api_message + ")";
+        if (auto ok = co_await sessions_.clear(std::move(why)); !ok) {
+            log_warning("cannot remove the dead session: " + ok.error().message);
+        }
+    }
+    co_return api_failure(e);
+}
+
 asio::awaitable<void> session_ops::restore() {
     if (auto ok = co_await sessions_.restore(); !ok) {
         log_warning("cannot restore the session from the " +
@@ -282,6 +299,15 @@ asio::awaitable<outcome> session_ops::logout(const args_t& a) {
     }
     credentials c;
     if (auto fail = pick_credentials(a, sessions_, c)) {
+        // The agent itself ended the session (the API stopped accepting it):
+        // logging out is then already done, not an error.
+        const std::string& why = sessions_.cleared_why();
+        if (!why.empty() && why != logged_out) {
+            boost::json::object done;
+            done["revoked"] = false;
+            done["reason"] = "no session to log out of: " + why;
+            co_return outcome::success(std::move(done));
+        }
         co_return std::move(*fail);
     }
     boost::json::object result;
@@ -303,7 +329,7 @@ asio::awaitable<outcome> session_ops::logout(const args_t& a) {
             co_return api_failure(r.error());
         }
     }
-    if (auto ok = co_await sessions_.clear("logged out"); !ok) {
+    if (auto ok = co_await sessions_.clear(std::string(logged_out)); !ok) {
         co_return store_failure(ok.error());
     }
     co_return outcome::success(std::move(result));
@@ -316,7 +342,8 @@ asio::awaitable<outcome> session_ops::user_info(const args_t& a) {
     }
     auto r = co_await api_.request(verb::get, "/v1/me", nullptr, &c.token);
     if (!r) {
-        co_return api_failure(r.error());
+        const api::error e = r.error();
+        co_return co_await rejected(c.is_session, e, true);
     }
     co_return outcome::success(std::move(r->body));
 }
@@ -328,7 +355,8 @@ asio::awaitable<outcome> session_ops::tokens_expire(const args_t& a) {
     }
     auto r = co_await api_.request(verb::post, "/v1/me/expire_tokens", nullptr, &c.token);
     if (!r) {
-        co_return api_failure(r.error());
+        const api::error e = r.error();
+        co_return co_await rejected(c.is_session, e, true);
     }
     bool cleared = false;
     if (c.is_session) {
@@ -363,7 +391,8 @@ asio::awaitable<outcome> session_ops::password_change(const args_t& a) {
     const boost::json::value jv(std::move(body), protocol::wiping_storage());
     auto r = co_await api_.request(verb::put, "/v1/me/password", &jv, &c.token);
     if (!r) {
-        co_return api_failure(r.error());
+        const api::error e = r.error();
+        co_return co_await rejected(c.is_session, e, false);
     }
     const auto* o = r->body.if_object();
     const auto* token = o != nullptr ? str_arg(*o, "token") : nullptr;
@@ -433,7 +462,8 @@ asio::awaitable<outcome> session_ops::access_token_create(const args_t& a) {
     const boost::json::value jv(std::move(body));
     auto r = co_await api_.request(verb::post, "/v1/access_token", &jv, &c.token);
     if (!r) {
-        co_return api_failure(r.error());
+        const api::error e = r.error();
+        co_return co_await rejected(c.is_session, e, true);
     }
     co_return outcome::success(std::move(r->body));
 }
@@ -445,7 +475,8 @@ asio::awaitable<outcome> session_ops::access_token_list(const args_t& a) {
     }
     auto r = co_await api_.request(verb::get, "/v1/access_token", nullptr, &c.token);
     if (!r) {
-        co_return api_failure(r.error());
+        const api::error e = r.error();
+        co_return co_await rejected(c.is_session, e, true);
     }
     co_return outcome::success(std::move(r->body));
 }
@@ -464,7 +495,8 @@ asio::awaitable<outcome> session_ops::access_token_update(const args_t& a) {
     auto r = co_await api_.request(
         verb::put, "/v1/access_token/" + api::encode_path_segment(*prefix), &body, &c.token);
     if (!r) {
-        co_return api_failure(r.error());
+        const api::error e = r.error();
+        co_return co_await rejected(c.is_session, e, true);
     }
     co_return outcome::success(std::move(r->body));
 }
@@ -482,7 +514,8 @@ asio::awaitable<outcome> session_ops::access_token_revoke(const args_t& a) {
     auto r = co_await api_.request(
         verb::delete_, "/v1/access_token/" + api::encode_path_segment(target), nullptr, &c.token);
     if (!r) {
-        co_return api_failure(r.error());
+        const api::error e = r.error();
+        co_return co_await rejected(c.is_session, e, true);
     }
     // Revoking the session's own token ends the session.
     bool cleared = false;

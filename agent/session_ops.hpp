@@ -44,6 +44,12 @@ class session_ops {
     /// After a call that may have invalidated the session's token: checks it
     /// and clears the session when the API no longer accepts it.
     asio::awaitable<bool> drop_session_if_dead(const std::string& why);
+    /// The reply to an API failure. When the request ran with the session's
+    /// token and the API answered 401 (or 403, unless `forbidden_means_dead`
+    /// is false: a wrong current password is also a 403), the session is
+    /// dead: it is cleared and `status` says why.
+    asio::awaitable<outcome> rejected(bool with_session, const api::error& e,
+                                      bool forbidden_means_dead);
 
     api::client& api_;
     session_manager& sessions_;

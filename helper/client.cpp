@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "platform/secret.hpp"
@@ -20,6 +21,12 @@ int remaining_ms(clock::time_point deadline) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
     return left <= 0 ? 0 : static_cast<int>(left);
+}
+
+std::string seconds_text(std::chrono::milliseconds d) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(d.count()) / 1000.0);
+    return buf;
 }
 
 call_result failed(call_failure f, std::string message) {
@@ -110,9 +117,9 @@ call_result agent_client::call(std::string_view op, const boost::json::object& a
         }
         if (ready <= 0) {
             fd_.reset();
-            return failed(call_failure::timeout, "the agent on " + loc_.path +
-                                                     " did not answer within " +
-                                                     std::to_string(timeout.count() / 1000) + " s");
+            return failed(
+                call_failure::timeout,
+                "the agent on " + loc_.path + " did not answer within " + seconds_text(timeout));
         }
         const ssize_t n = ::recv(fd_.get(), chunk.data(), chunk.size(), 0);
         if (n < 0 && errno == EINTR) {

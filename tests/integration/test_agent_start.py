@@ -184,7 +184,7 @@ class Hardening(TestCase):
         env = self.env(XDG_RUNTIME_DIR=runtime)
         proc = subprocess.Popen(
             ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-             binary("avn-agent"), "-D"],
+             binary("avn-agent"), "-D", "--keyring", "memory"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stdout.close()))
         self.assertTrue(proc.stdout.readline().startswith(b"AVN_AGENT_SOCK="))
