@@ -153,8 +153,10 @@ asio::awaitable<platform::store_result<void>> session_manager::restore() {
     };
     auto found = co_await store_.run(std::move(job));
     if (!found) {
+        restore_error_ = found.error();
         co_return found.error();
     }
+    restore_error_.reset();
     if (!*found) {
         co_return platform::store_result<void>();
     }
@@ -182,6 +184,11 @@ boost::json::value session_manager::status() const {
         o["logged_in_at"] = iso8601(current_->logged_in_at);
     } else if (!cleared_why_.empty()) {
         o["cleared"] = cleared_why_;
+    }
+    if (restore_error_) {
+        o["restore_error"] = restore_error_->message;
+        o["restore_code"] = restore_error_->code == platform::store_errc::locked ? "keyring_locked"
+                                                                                 : "keyring_error";
     }
     return o;
 }

@@ -54,6 +54,10 @@ class session_manager {
     asio::awaitable<platform::store_result<void>> clear(std::string why);
     /// Loads a session left in the store by an earlier run, if any.
     asio::awaitable<platform::store_result<void>> restore();
+    /// Why the last restore from the store failed; empty once one succeeded.
+    [[nodiscard]] const std::optional<platform::store_error>& restore_error() const noexcept {
+        return restore_error_;
+    }
     /// Why the session was cleared last ("" when it was not).
     [[nodiscard]] const std::string& cleared_why() const noexcept { return cleared_why_; }
 
@@ -67,6 +71,7 @@ class session_manager {
     store_runner& store_;
     std::optional<session> current_;
     std::string cleared_why_;
+    std::optional<platform::store_error> restore_error_;
 };
 
 /// The stored form of a session (a secret: it holds the token).

@@ -28,15 +28,8 @@ outcome missing(std::string_view op, std::string_view what) {
     return outcome::failure(errc::bad_request, std::string(op) + " needs " + std::string(what));
 }
 
-// The token a request runs with, owned for the request's duration (the
-// session may change while the request waits for the API).
-struct credentials {
-    platform::secret token;
-    bool is_session = false;
-};
-
 std::optional<outcome> pick_credentials(const boost::json::object& a, const session_manager& sm,
-                                        credentials& c) {
+                                        session_ops::credentials& c) {
     if (const auto* t = str_arg(a, "auth_token"); t != nullptr && !t->empty()) {
         c.token = platform::secret(std::string_view(*t));
         c.is_session = false;
@@ -50,10 +43,14 @@ std::optional<outcome> pick_credentials(const boost::json::object& a, const sess
     return outcome::failure(errc::not_logged_in, not_logged_in_message);
 }
 
-outcome store_failure(const platform::store_error& e) {
+outcome store_failure_reply(const platform::store_error& e, std::string_view what) {
     return outcome::failure(
         e.code == platform::store_errc::locked ? errc::keyring_locked : errc::keyring_error,
-        "cannot write the session to the store: " + e.message);
+        std::string(what) + e.message);
+}
+
+outcome store_failure(const platform::store_error& e) {
+    return store_failure_reply(e, "cannot write the session to the store: ");
 }
 
 bool token_is_dead(const api::error& e) {
@@ -170,6 +167,19 @@ asio::awaitable<outcome> session_ops::rejected(bool with_session, const api::err
         }
     }
     co_return api_failure(e);
+}
+
+asio::awaitable<std::optional<outcome>> session_ops::credentials_for(const args_t& a,
+                                                                     credentials& c) {
+    if (!a.contains("auth_token") && sessions_.restore_error()) {
+        // The store could not be read at start (locked, hung, absent):
+        // try again now, and say why when it still cannot.
+        co_await restore();
+        if (const auto& e = sessions_.restore_error()) {
+            co_return store_failure_reply(*e, "cannot read the session from the store: ");
+        }
+    }
+    co_return pick_credentials(a, sessions_, c);
 }
 
 asio::awaitable<void> session_ops::restore() {
@@ -298,7 +308,7 @@ asio::awaitable<outcome> session_ops::logout(const args_t& a) {
         revoke = v->get_bool();
     }
     credentials c;
-    if (auto fail = pick_credentials(a, sessions_, c)) {
+    if (auto fail = co_await credentials_for(a, c)) {
         // The agent itself ended the session (the API stopped accepting it):
         // logging out is then already done, not an error.
         const std::string& why = sessions_.cleared_why();
@@ -337,7 +347,7 @@ asio::awaitable<outcome> session_ops::logout(const args_t& a) {
 
 asio::awaitable<outcome> session_ops::user_info(const args_t& a) {
     credentials c;
-    if (auto fail = pick_credentials(a, sessions_, c)) {
+    if (auto fail = co_await credentials_for(a, c)) {
         co_return std::move(*fail);
     }
     auto r = co_await api_.request(verb::get, "/v1/me", nullptr, &c.token);
@@ -350,7 +360,7 @@ asio::awaitable<outcome> session_ops::user_info(const args_t& a) {
 
 asio::awaitable<outcome> session_ops::tokens_expire(const args_t& a) {
     credentials c;
-    if (auto fail = pick_credentials(a, sessions_, c)) {
+    if (auto fail = co_await credentials_for(a, c)) {
         co_return std::move(*fail);
     }
     auto r = co_await api_.request(verb::post, "/v1/me/expire_tokens", nullptr, &c.token);
@@ -382,7 +392,7 @@ asio::awaitable<outcome> session_ops::password_change(const args_t& a) {
         co_return missing("password_change", "\"password\" and \"new_password\"");
     }
     credentials c;
-    if (auto fail = pick_credentials(a, sessions_, c)) {
+    if (auto fail = co_await credentials_for(a, c)) {
         co_return std::move(*fail);
     }
     boost::json::object body(protocol::wiping_storage());
@@ -444,7 +454,7 @@ asio::awaitable<outcome> session_ops::access_token_create(const args_t& a) {
         co_return missing("access_token_create", "\"description\"");
     }
     credentials c;
-    if (auto fail = pick_credentials(a, sessions_, c)) {
+    if (auto fail = co_await credentials_for(a, c)) {
         co_return std::move(*fail);
     }
     boost::json::object body;
@@ -470,7 +480,7 @@ asio::awaitable<outcome> session_ops::access_token_create(const args_t& a) {
 
 asio::awaitable<outcome> session_ops::access_token_list(const args_t& a) {
     credentials c;
-    if (auto fail = pick_credentials(a, sessions_, c)) {
+    if (auto fail = co_await credentials_for(a, c)) {
         co_return std::move(*fail);
     }
     auto r = co_await api_.request(verb::get, "/v1/access_token", nullptr, &c.token);
@@ -488,7 +498,7 @@ asio::awaitable<outcome> session_ops::access_token_update(const args_t& a) {
         co_return missing("access_token_update", "\"token_prefix\" and \"description\"");
     }
     credentials c;
-    if (auto fail = pick_credentials(a, sessions_, c)) {
+    if (auto fail = co_await credentials_for(a, c)) {
         co_return std::move(*fail);
     }
     const boost::json::value body = {{"description", *description}};
@@ -507,7 +517,7 @@ asio::awaitable<outcome> session_ops::access_token_revoke(const args_t& a) {
         co_return missing("access_token_revoke", "\"token_prefix\"");
     }
     credentials c;
-    if (auto fail = pick_credentials(a, sessions_, c)) {
+    if (auto fail = co_await credentials_for(a, c)) {
         co_return std::move(*fail);
     }
     const std::string target(*prefix);

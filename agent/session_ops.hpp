@@ -12,6 +12,13 @@ class session_ops {
   public:
     session_ops(api::client& api, session_manager& sessions) : api_(api), sessions_(sessions) {}
 
+    /// The token a request runs with, owned for the request's duration (the
+    /// session may change while the request waits for the API).
+    struct credentials {
+        platform::secret token;
+        bool is_session = false;
+    };
+
     /// Registers the ops and the `session` section of `status`.
     void register_with(dispatcher& d);
 
@@ -39,6 +46,9 @@ class session_ops {
     asio::awaitable<outcome> access_token_update(const args_t& a);
     asio::awaitable<outcome> access_token_revoke(const args_t& a);
 
+    /// The request's `auth_token`, else the session's token (retrying a
+    /// restore that failed at start first); an error reply when neither.
+    asio::awaitable<std::optional<outcome>> credentials_for(const args_t& a, credentials& c);
     /// Keeps `token` for `email` as the session and learns its metadata.
     asio::awaitable<outcome> start_session(std::string email, platform::secret token);
     /// After a call that may have invalidated the session's token: checks it

@@ -35,6 +35,30 @@ std::string human_duration(std::int64_t s) {
     return std::to_string(s / 86400) + "d" + std::to_string(s % 86400 / 3600) + "h";
 }
 
+bool flag(const boost::json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v != nullptr && v->is_bool() && v->get_bool();
+}
+
+void print_session(const boost::json::object& s) {
+    std::printf("API:          %s\n", field(s, "api_url").c_str());
+    if (!flag(s, "logged_in")) {
+        std::printf("Session:      not logged in\n");
+        if (s.contains("restore_error")) {
+            std::printf("              the stored session could not be read: %s\n",
+                        field(s, "restore_error").c_str());
+        } else if (s.contains("cleared")) {
+            std::printf("              ended: %s\n", field(s, "cleared").c_str());
+        }
+        return;
+    }
+    std::printf("Session:      %s (token %s…), logged in %s\n", field(s, "user_email").c_str(),
+                field(s, "token_prefix").c_str(), field(s, "logged_in_at").c_str());
+    std::printf("Expires:      %s (max age %s s, %s)\n", field(s, "expiry_time").c_str(),
+                field(s, "max_age_seconds").c_str(),
+                flag(s, "extend_when_used") ? "extended when used" : "not extended");
+}
+
 }  // namespace
 
 int report_call_failure(const call_result& r) {
@@ -74,6 +98,17 @@ int cmd_status(const context& ctx, const status_args& args) {
                 field(a, "connections_served").c_str(), field(a, "connections_active").c_str(),
                 field(a, "connections_refused").c_str());
     std::printf("Requests:     %s\n", field(a, "requests").c_str());
+    if (const auto* k = root->if_contains("keyring"); k != nullptr && k->is_object()) {
+        const auto& ko = k->get_object();
+        const auto* fb = ko.if_contains("fallback");
+        const bool fallback = fb != nullptr && fb->is_bool() && fb->get_bool();
+        std::printf("Keyring:      %s%s\n", field(ko, "backend").c_str(),
+                    fallback ? " (WARNING: fallback)" : "");
+        std::printf("              %s\n", field(ko, "why").c_str());
+    }
+    if (const auto* se = root->if_contains("session"); se != nullptr && se->is_object()) {
+        print_session(se->get_object());
+    }
     return exit_ok;
 }
 
