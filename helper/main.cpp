@@ -45,6 +45,14 @@ int main(int argc, char** argv) {
                    "Read the password (with --token: the token) from the first line of stdin")
         ->needs(email_opt);
 
+    user_import_args import_args;
+    auto* import_cmd =
+        app.add_subcommand("import", "Move avn's plain-text aiven-credentials.json into the agent");
+    import_cmd->add_option("--file", import_args.file,
+                           "the credentials file (default: as avn finds it)");
+    import_cmd->add_flag("--remove-file", import_args.remove_file,
+                         "delete the plain-text file once the agent holds the session");
+
     user_logout_args logout;
     auto* logout_cmd = app.add_subcommand("logout", "Logout from current session");
     logout_cmd->add_flag("--no-token-revoke", logout.no_token_revoke, "Do not revoke token");
@@ -131,6 +139,9 @@ int main(int argc, char** argv) {
     }
     if (login_cmd->parsed()) {
         return run([&](user_session& s) { return user_login(s, login); });
+    }
+    if (import_cmd->parsed()) {
+        return run([&](user_session& s) { return user_import(s, import_args); });
     }
     if (logout_cmd->parsed()) {
         return run([&](user_session& s) { return user_logout(s, logout); });

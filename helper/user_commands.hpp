@@ -104,4 +104,16 @@ struct access_token_revoke_args {
 /// session's own, stderr says that the session is gone.
 int access_token_revoke(user_session& s, const access_token_revoke_args& a);
 
+struct user_import_args {
+    std::string file{};        ///< empty: avn_credentials_path()
+    bool remove_file = false;  ///< delete the plain-text file after a successful import
+};
+/// Where avn keeps its credentials: $AIVEN_CREDENTIALS_FILE, else
+/// $AIVEN_CONFIG_DIR/aiven-credentials.json, else ~/.config/aiven/aiven-credentials.json.
+std::string avn_credentials_path();
+/// `import [--file F] [--remove-file]` (ours, not avn's): reads avn's `{"auth_token",
+/// "user_email"}` file and sends op `login_token`, so the agent checks the token with the API
+/// before keeping it. Then, with --remove-file, deletes the file. Prints INFO lines on stderr.
+int user_import(user_session& s, const user_import_args& a);
+
 }  // namespace avn::helper
