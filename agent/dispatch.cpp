@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "avn/version.hpp"
+#include "platform/secure_memory.hpp"
 
 namespace avn::agent {
 
@@ -96,6 +97,11 @@ outcome dispatcher::status() const {
     agent["connections_active"] = st.connections_active;
     agent["connections_refused"] = st.connections_refused;
     agent["requests"] = st.requests;
+    const auto mem = platform::secure_memory_usage();
+    agent["secret_memory"] = {{"locked", mem.locked},
+                              {"arena_bytes", mem.arena_bytes},
+                              {"in_use", mem.in_use},
+                              {"heap_blocks", mem.heap_blocks}};
     boost::json::object r;
     r["agent"] = std::move(agent);
     for (const auto& [name, f] : status_sections_) {

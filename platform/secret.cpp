@@ -5,6 +5,8 @@
 #include <cstring>
 #include <utility>
 
+#include "platform/secure_memory.hpp"
+
 namespace avn::platform {
 
 void wipe(void* p, std::size_t n) noexcept {
@@ -22,8 +24,8 @@ void wipe(std::string& s) noexcept {
 
 secret::secret(std::string_view bytes) : size_(bytes.size()) {
     if (size_ != 0) {
-        data_ = std::make_unique_for_overwrite<char[]>(size_);
-        std::memcpy(data_.get(), bytes.data(), size_);
+        data_ = static_cast<char*>(secure_alloc(size_));
+        std::memcpy(data_, bytes.data(), size_);
     }
 }
 
@@ -33,12 +35,13 @@ secret secret::take(std::string& s) {
     return out;
 }
 
-secret::secret(secret&& o) noexcept : data_(std::move(o.data_)), size_(std::exchange(o.size_, 0)) {}
+secret::secret(secret&& o) noexcept
+    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
 
 secret& secret::operator=(secret&& o) noexcept {
     if (this != &o) {
         clear();
-        data_ = std::move(o.data_);
+        data_ = std::exchange(o.data_, nullptr);
         size_ = std::exchange(o.size_, 0);
     }
     return *this;
@@ -49,8 +52,8 @@ secret::~secret() {
 }
 
 void secret::clear() noexcept {
-    wipe(data_.get(), size_);
-    data_.reset();
+    secure_free(data_, size_);  // wipes first
+    data_ = nullptr;
     size_ = 0;
 }
 
@@ -58,14 +61,14 @@ bool secret::equals(std::string_view other) const noexcept {
     if (other.size() != size_) {
         return false;
     }
-    return size_ == 0 || CRYPTO_memcmp(data_.get(), other.data(), size_) == 0;
+    return size_ == 0 || CRYPTO_memcmp(data_, other.data(), size_) == 0;
 }
 
 bool secret::starts_with(std::string_view prefix) const noexcept {
     if (prefix.size() > size_) {
         return false;
     }
-    return prefix.empty() || CRYPTO_memcmp(data_.get(), prefix.data(), prefix.size()) == 0;
+    return prefix.empty() || CRYPTO_memcmp(data_, prefix.data(), prefix.size()) == 0;
 }
 
 }  // namespace avn::platform

@@ -8,7 +8,8 @@
 
 namespace avn::platform {
 
-/// Move-only bytes that are wiped (OPENSSL_cleanse) when dropped. There is no
+/// Move-only bytes that are wiped (OPENSSL_cleanse) when dropped, held in
+/// locked memory where the limit allows (secure_memory.hpp). There is no
 /// implicit conversion to a string and no stream operator: getting at the
 /// bytes takes an explicit `expose()`, which is easy to grep for.
 class secret {
@@ -27,7 +28,7 @@ class secret {
 
     /// An explicit copy.
     [[nodiscard]] secret clone() const { return secret(expose()); }
-    [[nodiscard]] std::string_view expose() const noexcept { return {data_.get(), size_}; }
+    [[nodiscard]] std::string_view expose() const noexcept { return {data_, size_}; }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
     /// Wipes and empties.
@@ -40,7 +41,7 @@ class secret {
     [[nodiscard]] bool starts_with(std::string_view prefix) const noexcept;
 
   private:
-    std::unique_ptr<char[]> data_;
+    char* data_ = nullptr;  ///< from secure_alloc (locked memory when possible)
     std::size_t size_ = 0;
 };
 

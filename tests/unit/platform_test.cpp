@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "platform/secret.hpp"
+#include "platform/secure_memory.hpp"
 #include "platform/socket_path.hpp"
 #include "platform/unix_socket.hpp"
 
@@ -191,6 +193,43 @@ TEST(unix_socket, connect_to_nothing_reports_enoent) {
     auto c = connect_unix("/nonexistent/avn.sock", std::chrono::milliseconds(100));
     ASSERT_FALSE(c);
     EXPECT_EQ(c.error().sys_errno, ENOENT);
+}
+
+}  // namespace
+}  // namespace avn::platform
+
+namespace avn::platform {
+namespace {
+
+TEST(secure_memory, secrets_live_in_the_locked_arena_and_are_wiped_on_free) {
+    secret s("a token that must not reach swap");
+    const auto stats = secure_memory_usage();
+    EXPECT_GT(stats.arena_bytes, 0u);
+    EXPECT_GE(stats.in_use, s.size());
+    // The limit allows locking 64 KiB for root and for ordinary users alike.
+    EXPECT_TRUE(stats.locked);
+
+    const char* where = s.expose().data();
+    s.clear();
+    // The arena stays mapped, so the freed bytes can be inspected.
+    for (std::size_t i = 0; i < 32; ++i) {
+        EXPECT_EQ(where[i], '\0') << "byte " << i << " survived the wipe";
+    }
+}
+
+TEST(secure_memory, falls_back_to_the_heap_when_the_arena_is_full) {
+    const auto before = secure_memory_usage();
+    std::vector<secret> many;
+    for (int i = 0; i < 300; ++i) {  // 300 * 256 bytes > the 64 KiB arena
+        many.emplace_back(std::string(256, 'x'));
+    }
+    const auto during = secure_memory_usage();
+    EXPECT_GT(during.heap_blocks, before.heap_blocks);
+    for (const auto& s : many) {
+        EXPECT_EQ(s.expose(), std::string(256, 'x'));
+    }
+    many.clear();
+    EXPECT_EQ(secure_memory_usage().in_use, before.in_use);
 }
 
 }  // namespace
