@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "avn/version.hpp"
+#include "protocol/codec.hpp"
 
 namespace avn::agent::api {
 
@@ -766,7 +767,10 @@ result client::impl::interpret(http_response& res) const {
             return out;
         }
         error_code ec;
-        out.body = json::parse(text, ec);
+        // Success bodies carry tokens (login, access-token create): parse
+        // into storage that is wiped when freed, then wipe the raw text.
+        out.body = json::parse(text, ec, avn::protocol::wiping_storage());
+        platform::wipe(res.body());
         if (ec) {
             return make_error(error_kind::bad_response,
                               "HTTP " + std::to_string(status) + " from " + tgt.authority +

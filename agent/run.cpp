@@ -81,14 +81,20 @@ int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
     } else {
         log_info("keyring: " + keyring.why);
     }
-    asio::co_spawn(io, user_ops.restore(), asio::detached);
     srv.on_stopping([] { platform::notify("STOPPING=1"); });
-    srv.start();
-    log_info("avn-agent " + std::string(avn::version_string) + " serving on " + path);
-    platform::notify("READY=1\nSTATUS=serving on " + path);
-    if (ready) {
-        ready();
-    }
+    // The stored session is read before the agent takes connections (the
+    // store's deadline bounds the wait); the API is asked about it after.
+    auto start = [&]() -> asio::awaitable<void> {
+        co_await user_ops.load_stored();
+        srv.start();
+        log_info("avn-agent " + std::string(avn::version_string) + " serving on " + path);
+        platform::notify("READY=1\nSTATUS=serving on " + path);
+        if (ready) {
+            ready();
+        }
+        co_await user_ops.check_restored();
+    };
+    asio::co_spawn(io, std::move(start), asio::detached);
     io.run();
     log_info("stopped");
     return 0;

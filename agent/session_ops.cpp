@@ -183,11 +183,18 @@ asio::awaitable<std::optional<outcome>> session_ops::credentials_for(const args_
 }
 
 asio::awaitable<void> session_ops::restore() {
+    co_await load_stored();
+    co_await check_restored();
+}
+
+asio::awaitable<void> session_ops::load_stored() {
     if (auto ok = co_await sessions_.restore(); !ok) {
         log_warning("cannot restore the session from the " +
                     std::string(sessions_.store_backend()) + " store: " + ok.error().message);
-        co_return;
     }
+}
+
+asio::awaitable<void> session_ops::check_restored() {
     const session* s = sessions_.current();
     if (s == nullptr) {
         co_return;
@@ -195,14 +202,15 @@ asio::awaitable<void> session_ops::restore() {
     platform::secret token = s->token.clone();
     auto r = co_await api_.request(verb::get, "/v1/access_token", nullptr, &token);
     if (!r) {
-        if (token_is_dead(r.error())) {
-            if (auto ok = co_await sessions_.clear("the stored session was no longer valid (" +
-                                                   r.error().api_message + "); log in again");
-                !ok) {
+        const api::error e = r.error();
+        if (token_is_dead(e)) {
+            std::string why =
+                "the stored session was no longer valid (" + e.api_message + "); log in again";
+            if (auto ok = co_await sessions_.clear(std::move(why)); !ok) {
                 log_warning("cannot remove the dead session: " + ok.error().message);
             }
         } else {
-            log_warning("cannot check the restored session now: " + r.error().message);
+            log_warning("cannot check the restored session now: " + e.message);
         }
         co_return;
     }

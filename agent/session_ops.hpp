@@ -30,6 +30,12 @@ class session_ops {
     /// the API. A 401/403 means it is gone: it is cleared and `status` says
     /// so. A network failure keeps it (checked again on next use).
     asio::awaitable<void> restore();
+    /// The first half of restore(): reads the store only. The agent runs it
+    /// before it announces itself, so no command sees a session still
+    /// being read as "not logged in".
+    asio::awaitable<void> load_stored();
+    /// The second half: asks the API about the loaded session.
+    asio::awaitable<void> check_restored();
 
   private:
     using args_t = boost::json::object;

@@ -229,8 +229,8 @@ store_error locked_error(std::string_view collection_label) {
                             ? std::string("the keyring holding avn-agent's items")
                             : "the '" + std::string(collection_label) + "' keyring";
     return {store_errc::locked, which +
-                                    " is locked; unlock it (log in to the desktop, or "
-                                    "`gnome-keyring-daemon --unlock`) and retry"};
+                                    " is locked; unlock it (log in to the desktop, or open "
+                                    "Seahorse and unlock it) and retry"};
 }
 
 store_error collection_locked(SecretCollection* collection) {

@@ -93,6 +93,11 @@ socket_location default_socket_location() {
 
 result<void> prepare_socket_dir(const socket_location& loc) {
     if (!loc.private_dir) {
+        // A folder named by AVN_AGENT_SOCK that does not exist yet is
+        // created as a private one (its parent must exist).
+        if (::mkdir(loc.dir.c_str(), 0700) == 0) {
+            return check_private_dir(loc.dir);
+        }
         return check_named_dir(loc.dir);
     }
     // mkdir with 0700 creates the folder private from its first instant; a
