@@ -38,7 +38,7 @@ class wiping_resource final : public boost::json::memory_resource {
     }
 };
 
-constexpr std::array<std::pair<errc, std::string_view>, 19> errc_names{{
+constexpr std::array<std::pair<errc, std::string_view>, 20> errc_names{{
     {errc::line_too_long, "line_too_long"},
     {errc::bad_json, "bad_json"},
     {errc::too_deep, "too_deep"},
@@ -58,6 +58,7 @@ constexpr std::array<std::pair<errc, std::string_view>, 19> errc_names{{
     {errc::keyring_locked, "keyring_locked"},
     {errc::cancelled, "cancelled"},
     {errc::otp_required, "otp_required"},
+    {errc::insufficient_ttl, "insufficient_ttl"},
 }};
 
 decode_result fail(errc code, std::string message, bool fatal, boost::json::value id = nullptr) {

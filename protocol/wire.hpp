@@ -55,6 +55,7 @@ enum class errc : std::uint8_t {
     keyring_locked = 36,
     cancelled = 37,
     otp_required = 38,
+    insufficient_ttl = 39,
 };
 
 /// The wire name of `code`, e.g. "line_too_long".
