@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
                    "where the session is kept: auto (Secret Service, else a file, said out "
                    "loud), secret-service, file or memory (default: $AVN_AGENT_KEYRING or auto)")
         ->check(CLI::IsMember({"auto", "secret-service", "file", "memory"}));
+    app.add_flag("--test-clock", opts.test_clock,
+                 "accept the debug_advance_clock op, which moves the agent's clock (tests only)")
+        ->group("");  // hidden from --help
     app.add_option("--api-timeout", api_timeout,
                    "seconds the Aiven API may take to answer one request")
         ->check(CLI::PositiveNumber);

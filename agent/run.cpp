@@ -18,6 +18,7 @@
 
 #include "agent/dispatch.hpp"
 #include "agent/session_ops.hpp"
+#include "agent/token_keeper.hpp"
 #include "avn/version.hpp"
 #include "platform/socket_path.hpp"
 #include "platform/store_select.hpp"
@@ -84,8 +85,16 @@ int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
     srv.on_stopping([] { platform::notify("STOPPING=1"); });
     // The stored session is read before the agent takes connections (the
     // store's deadline bounds the wait); the API is asked about it after.
+    keeper_config kc;
+    kc.test_clock = opts.test_clock;
+    token_keeper keeper(io.get_executor(), api, sessions, store, kc);
+    keeper.register_with(ops);
+    user_ops.on_change = [&keeper] { keeper.kick(); };
+    user_ops.before_logout = [&keeper]() { return keeper.revoke_all(); };
     auto start = [&]() -> asio::awaitable<void> {
         co_await user_ops.load_stored();
+        co_await keeper.load_stored();
+        keeper.start();
         srv.start();
         log_info("avn-agent " + std::string(avn::version_string) + " serving on " + path);
         platform::notify("READY=1\nSTATUS=serving on " + path);

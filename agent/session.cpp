@@ -128,8 +128,8 @@ asio::awaitable<platform::store_result<void>> session_manager::clear(std::string
         // The session ends all the same: its token may already be revoked,
         // and a session that looks alive but is not would be worse. A left-
         // over item is checked with the API (and dropped) at the next start.
-        log_warning("session of " + email + " ended, but its item stays in the store: " +
-                    ok.error().message);
+        log_warning("session of " + email +
+                    " ended, but its item stays in the store: " + ok.error().message);
     }
     if (current_ && current_->email == email) {
         log_info("session of " + email + " cleared: " + why);

@@ -225,6 +225,9 @@ asio::awaitable<outcome> session_ops::start_session(std::string email, platform:
         co_return store_failure(ok.error());
     }
     co_await refresh_meta();
+    if (on_change) {
+        on_change();
+    }
     boost::json::object r;
     r["user_email"] = sessions_.current() != nullptr ? sessions_.current()->email : "";
     co_return outcome::success(std::move(r));
@@ -327,6 +330,9 @@ asio::awaitable<outcome> session_ops::logout(const args_t& a) {
             co_return outcome::success(std::move(done));
         }
         co_return std::move(*fail);
+    }
+    if (before_logout && c.is_session) {
+        co_await before_logout();
     }
     boost::json::object result;
     if (!revoke) {

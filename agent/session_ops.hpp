@@ -2,6 +2,8 @@
 // each one calls the Aiven API and keeps the session up to date.
 #pragma once
 
+#include <functional>
+
 #include "agent/api_client.hpp"
 #include "agent/dispatch.hpp"
 #include "agent/session.hpp"
@@ -18,6 +20,12 @@ class session_ops {
         platform::secret token;
         bool is_session = false;
     };
+
+    /// Called after the session changed (login, logout, cleared).
+    std::function<void()> on_change;
+    /// Called by `logout` before the session's token is revoked (derived
+    /// tokens are revoked with it).
+    std::function<asio::awaitable<void>()> before_logout;
 
     /// Registers the ops and the `session` section of `status`.
     void register_with(dispatcher& d);
