@@ -194,7 +194,10 @@ void token_keeper::register_with(dispatcher& d) {
                       boost::json::object{{"server_now", format_iso8601(clock_.now())}});
               });
     }
-    d.add_status_section("tokens", [this] { return status(); });
+    d.add_status_section("tokens", [this] {
+        session_entry();  // follow a login or logout since the last look
+        return status();
+    });
 }
 
 void token_keeper::start() {
