@@ -333,6 +333,17 @@ asio::awaitable<void> token_keeper::run_due() {
             k->next_check.reset();
             continue;
         }
+        if (!k->name.empty() && !k->extend_when_used) {
+            // Using it would not extend it: replace it before it ends
+            // (create the new one, hand it out, revoke the old).
+            const auto max_age = k->max_age;
+            boost::json::value scopes = k->scopes;
+            auto out = co_await create_derived(name, max_age, std::move(scopes));
+            if (!out.ok) {
+                log_warning("cannot replace token '" + name + "': " + out.err.message);
+            }
+            continue;
+        }
         co_await refresh(name);
     }
 }
@@ -571,7 +582,16 @@ asio::awaitable<outcome> token_keeper::token_op(const boost::json::object& a) {
                                                std::to_string(min_ttl) + " s: its max age is " +
                                                std::to_string(k->max_age) + " s");
             }
-            co_await refresh(name);
+            if (!name.empty() && !k->extend_when_used) {
+                const auto max_age = k->max_age;
+                boost::json::value scopes = k->scopes;
+                auto out = co_await create_derived(name, max_age, std::move(scopes));
+                if (!out.ok) {
+                    co_return out;
+                }
+            } else {
+                co_await refresh(name);
+            }
             k = find(name);
             if (k == nullptr) {
                 co_return outcome::failure(

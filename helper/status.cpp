@@ -59,6 +59,29 @@ void print_session(const boost::json::object& s) {
                 flag(s, "extend_when_used") ? "extended when used" : "not extended");
 }
 
+void print_tokens(const boost::json::array& tokens) {
+    for (const auto& t : tokens) {
+        const auto* o = t.if_object();
+        if (o == nullptr) {
+            continue;
+        }
+        const auto* name = o->if_contains("name");
+        const std::string label = name != nullptr && name->is_string()
+                                      ? "token '" + std::string(name->get_string()) + "'"
+                                      : std::string("session token");
+        std::printf("Token:        %s (%s…): expires %s, extended %s, next %s", label.c_str(),
+                    field(*o, "token_prefix").c_str(), field(*o, "expiry_time").c_str(),
+                    field(*o, "last_extended").c_str(), field(*o, "next_extension").c_str());
+        const auto* failures = o->if_contains("failures");
+        if (failures != nullptr && failures->is_int64() && failures->get_int64() > 0) {
+            std::printf(", %lld failure(s) in a row: %s",
+                        static_cast<long long>(failures->get_int64()),
+                        field(*o, "last_error").c_str());
+        }
+        std::printf("\n");
+    }
+}
+
 }  // namespace
 
 int report_call_failure(const call_result& r) {
@@ -108,6 +131,9 @@ int cmd_status(const context& ctx, const status_args& args) {
     }
     if (const auto* se = root->if_contains("session"); se != nullptr && se->is_object()) {
         print_session(se->get_object());
+    }
+    if (const auto* ts = root->if_contains("tokens"); ts != nullptr && ts->is_array()) {
+        print_tokens(ts->get_array());
     }
     return exit_ok;
 }
