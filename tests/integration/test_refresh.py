@@ -226,3 +226,38 @@ class Derived(KeeperCase):
         self.assertNotIn(a, live)
         self.assertNotIn(b, live)
         self.assertEqual(self.status_tokens(), [])
+
+
+class SkewedLocalClock(TestCase):
+    """The agent's own clock runs 25 minutes fast (libfaketime): lifetimes
+    are still judged on the server's clock."""
+
+    LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+    def test_expiry_is_judged_on_the_servers_clock(self):
+        import os
+        from harness import SANITIZED
+        if SANITIZED:
+            self.skipTest("ASan must be the first preloaded library; libfaketime cannot be")
+        self.assertTrue(os.path.exists(self.LIBFAKETIME), "install faketime (.ci/deps does)")
+        fake = FakeAiven(session_max_age_seconds=HOUR).start()
+        self.addCleanup(fake.stop)
+        fake.add_user(EMAIL, PASSWORD)
+        agent = self.start_agent("--keyring", "memory", "--test-clock",
+                                 env={"AIVEN_WEB_URL": fake.url, "AIVEN_CA_CERT": fake.ca_file,
+                                      "LD_PRELOAD": self.LIBFAKETIME, "FAKETIME": "+25m",
+                                      "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+        self.assertIn("result", agent.call("login", {"email": EMAIL, "password": PASSWORD}))
+        t = agent.call("token", {"min_ttl": 3000})["result"]
+        # On the local clock the token would have only 35 minutes left.
+        self.assertGreater(t["expires_in"], 3500)
+        self.assertEqual(agent.call("status")["result"]["tokens"][0]["failures"], 0)
+        # The extension is planned on the server's time: after 42 server
+        # minutes it happens, not 25 minutes early.
+        fake.clear_requests()
+        fake.advance(15 * 60)
+        agent.call("debug_advance_clock", {"seconds": 15 * 60})
+        self.assertEqual(fake.requests(), [])
+        fake.advance(27 * 60)
+        agent.call("debug_advance_clock", {"seconds": 27 * 60})
+        self.assertEqual(len([r for r in fake.requests() if r["path"] == "/v1/access_token"]), 1)
