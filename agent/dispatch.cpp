@@ -6,21 +6,13 @@
 #include <boost/json/array.hpp>
 #include <ctime>
 
+#include "agent/iso8601.hpp"
 #include "avn/version.hpp"
 #include "platform/secure_memory.hpp"
 
 namespace avn::agent {
 
 namespace {
-
-std::string iso8601(std::chrono::system_clock::time_point t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    ::gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 template <class F>
 request_handler sync_handler(F f) {
@@ -91,7 +83,7 @@ outcome dispatcher::status() const {
     agent["pid"] = ::getpid();
     agent["uid"] = ::geteuid();
     agent["socket"] = srv_.socket_path();
-    agent["started_at"] = iso8601(started_wall_);
+    agent["started_at"] = format_iso8601(started_wall_);
     agent["uptime_seconds"] = uptime.count();
     agent["connections_served"] = st.connections_served;
     agent["connections_active"] = st.connections_active;

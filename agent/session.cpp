@@ -4,23 +4,13 @@
 #include <boost/json/serialize.hpp>
 #include <ctime>
 
+#include "agent/iso8601.hpp"
 #include "agent/log.hpp"
 #include "protocol/codec.hpp"
 
 namespace avn::agent {
 
-namespace {
-
-std::string iso8601(std::chrono::system_clock::time_point t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    ::gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 platform::secret encode_session(const session& s) {
     boost::json::object o(protocol::wiping_storage());
@@ -185,7 +175,7 @@ boost::json::value session_manager::status() const {
         o["expiry_time"] = current_->meta.expiry_time;
         o["max_age_seconds"] = current_->meta.max_age_seconds;
         o["extend_when_used"] = current_->meta.extend_when_used;
-        o["logged_in_at"] = iso8601(current_->logged_in_at);
+        o["logged_in_at"] = format_iso8601(current_->logged_in_at);
     } else if (!cleared_why_.empty()) {
         o["cleared"] = cleared_why_;
     }

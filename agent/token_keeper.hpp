@@ -18,18 +18,13 @@
 
 #include "agent/api_client.hpp"
 #include "agent/dispatch.hpp"
+#include "agent/iso8601.hpp"
 #include "agent/session.hpp"
 #include "agent/store_runner.hpp"
 
 namespace avn::agent {
 
-using sys_time = std::chrono::system_clock::time_point;
 using steady_time = std::chrono::steady_clock::time_point;
-
-/// "2021-08-16T16:26:10Z" or with fractional seconds; nullopt otherwise.
-std::optional<sys_time> parse_iso8601(std::string_view s);
-/// "2021-08-16T16:26:10Z".
-std::string format_iso8601(sys_time t);
 
 /// The API server's clock, as seen through Date headers, advanced by the
 /// monotonic clock in between. A local clock that is off or jumps changes
