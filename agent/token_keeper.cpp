@@ -472,6 +472,9 @@ asio::awaitable<outcome> token_keeper::create_derived(std::string name, std::int
 }
 
 asio::awaitable<outcome> token_keeper::token_op(const boost::json::object& a) {
+    if (const auto* m = a.if_contains("min_ttl"); m != nullptr && !m->is_number()) {
+        co_return outcome::failure(errc::bad_request, "\"min_ttl\" must be a number of seconds");
+    }
     const auto min_ttl = int_arg(a, "min_ttl").value_or(0);
     if (min_ttl < 0 || min_ttl > 315360000) {
         co_return outcome::failure(errc::bad_request, "\"min_ttl\" must be 0..315360000 seconds");
@@ -498,16 +501,23 @@ asio::awaitable<outcome> token_keeper::token_op(const boost::json::object& a) {
     if (name.empty()) {
         k = session_entry();
     } else {
-        const std::int64_t max_age = int_arg(a, "max_age_seconds").value_or(cfg_.default_max_age);
+        k = find(name);
+        // Absent options keep what an existing token has; given ones that
+        // differ replace it.
+        const auto asked_age = int_arg(a, "max_age_seconds");
+        const std::int64_t max_age =
+            asked_age.value_or(k != nullptr && k->max_age > 0 ? k->max_age : cfg_.default_max_age);
         if (max_age < 600 || max_age > 315360000) {
             co_return outcome::failure(errc::bad_request,
                                        "\"max_age_seconds\" must be 600..315360000");
         }
-        boost::json::value scopes = nullptr;
-        if (const auto* sc = a.if_contains("scopes"); sc != nullptr && sc->is_array()) {
-            scopes = *sc;
+        const auto* asked_scopes = a.if_contains("scopes");
+        if (asked_scopes != nullptr && !asked_scopes->is_array()) {
+            co_return outcome::failure(errc::bad_request, "\"scopes\" must be a list of strings");
         }
-        k = find(name);
+        boost::json::value scopes = asked_scopes != nullptr ? *asked_scopes
+                                    : k != nullptr          ? k->scopes
+                                                            : boost::json::value(nullptr);
         const bool expired = k != nullptr && k->expiry && *k->expiry <= clock_.now();
         if (k == nullptr || expired || k->max_age != max_age || k->scopes != scopes) {
             auto out = co_await create_derived(name, max_age, scopes);

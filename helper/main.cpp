@@ -1,7 +1,9 @@
 // avn-user: the command line. Parsing only; each command lives in its own
 // file and is declared in commands.hpp or user_commands.hpp.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdlib>
+#include <ctime>
 
 #include "avn/version.hpp"
 #include "helper/commands.hpp"
@@ -109,6 +111,48 @@ int main(int argc, char** argv) {
                      "The full token or token prefix identifying the token to revoke")
         ->required();
 
+    user_token_args token;
+    std::string token_name;
+    std::int64_t token_max_age = 0;
+    auto* token_cmd =
+        app.add_subcommand("token", "Print a token valid for at least --min-ttl seconds");
+    auto* token_name_opt = token_cmd->add_option(
+        "--name", token_name,
+        "a derived access token of this name (created on first use) instead of the session's");
+    token_cmd
+        ->add_option("--min-ttl", token.request.min_ttl,
+                     "seconds the token stays valid at least (default: 60)")
+        ->check(CLI::NonNegativeNumber);
+    auto* token_max_age_opt =
+        token_cmd
+            ->add_option("--max-age", token_max_age,
+                         "a derived token's maximum age in seconds (default: 3600)")
+            ->needs(token_name_opt);
+    token_cmd
+        ->add_option("--scope", token.request.scopes,
+                     "limit a derived token to these scopes (repeatable)")
+        ->needs(token_name_opt);
+    bool token_json = false;
+    bool token_exec_credential = false;
+    auto* token_json_flag = token_cmd->add_flag(
+        "--json", token_json, "print {\"expiry_time\", \"name\", \"token\"} as JSON");
+    token_cmd
+        ->add_flag("--exec-credential", token_exec_credential,
+                   "print a Kubernetes ExecCredential (for a kubeconfig's exec plugin)")
+        ->excludes(token_json_flag);
+
+    user_exec_args exec;
+    std::string exec_name;
+    auto* exec_cmd = app.add_subcommand(
+        "exec", "Run CMD with a fresh token in AIVEN_AUTH_TOKEN and AIVEN_TOKEN");
+    auto* exec_name_opt =
+        exec_cmd->add_option("--name", exec_name, "a derived access token of this name");
+    exec_cmd
+        ->add_option("--min-ttl", exec.request.min_ttl,
+                     "seconds the token stays valid at least (default: 60)")
+        ->check(CLI::NonNegativeNumber);
+    exec_cmd->add_option("command", exec.command, "CMD [ARGS...], after --")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -129,6 +173,30 @@ int main(int argc, char** argv) {
     if (max_age_opt->count() > 0) {
         token_create.max_age_seconds = max_age_seconds;
     }
+    if (token_name_opt->count() > 0) {
+        token.request.name = token_name;
+    }
+    if (token_max_age_opt->count() > 0) {
+        token.request.max_age_seconds = token_max_age;
+    }
+    token.output = token_exec_credential ? token_output::exec_credential
+                   : token_json          ? token_output::json
+                                         : token_output::bare;
+    if (token.output == token_output::exec_credential) {
+        if (const char* exec_info = std::getenv("KUBERNETES_EXEC_INFO")) {
+            token.exec_info = exec_info;
+        }
+        token.now_unix = std::time(nullptr);
+    }
+    if (exec_name_opt->count() > 0) {
+        exec.request.name = exec_name;
+    }
+    // run_with_terminal() installs its own SIGINT and SIGPIPE actions; CMD gets the original ones.
+    struct sigaction inherited {};
+    exec.sigint_ignored =
+        ::sigaction(SIGINT, nullptr, &inherited) == 0 && inherited.sa_handler == SIG_IGN;
+    exec.sigpipe_ignored =
+        ::sigaction(SIGPIPE, nullptr, &inherited) == 0 && inherited.sa_handler == SIG_IGN;
 
     const auto run = [&ctx](auto&& command) { return run_with_terminal(ctx, command); };
     if (st->parsed()) {
@@ -166,6 +234,12 @@ int main(int argc, char** argv) {
     }
     if (token_revoke_cmd->parsed()) {
         return run([&](user_session& s) { return access_token_revoke(s, token_revoke); });
+    }
+    if (token_cmd->parsed()) {
+        return run([&](user_session& s) { return user_token(s, token); });
+    }
+    if (exec_cmd->parsed()) {
+        return run([&](user_session& s) { return user_exec(s, exec); });
     }
     return exit_usage;
 }

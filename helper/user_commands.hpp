@@ -6,9 +6,11 @@
 // user's description.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "helper/user_session.hpp"
@@ -115,5 +117,92 @@ std::string avn_credentials_path();
 /// "user_email"}` file and sends op `login_token`, so the agent checks the token with the API
 /// before keeping it. Then, with --remove-file, deletes the file. Prints INFO lines on stderr.
 int user_import(user_session& s, const user_import_args& a);
+
+// Tokens for tools (docs/PROTOCOL.md "Token ops"). These serve the agent's own session:
+// AIVEN_AUTH_TOKEN is not sent as `auth_token`, so `avn-user exec -- avn-user token` inside
+// a child that already holds a token still asks the agent.
+
+/// The result of op `token`, checked against its documented shape.
+struct served_token {
+    platform::secret token;
+    std::optional<std::string> expiry_time{};  ///< as the agent sent it; unset: never expires
+    std::optional<std::int64_t> expires_in{};  ///< seconds, by the API server's clock
+    std::optional<std::string> name{};         ///< unset for the session token
+    std::string user_email{};                  ///< empty when the agent sent none
+};
+/// Reads a `token` result. Returns nullopt with `why` set when `token` is missing, empty or not
+/// a string, or when a member present has the wrong type (`expires_in` must be an integer or
+/// null; the others strings or null).
+std::optional<served_token> read_token_result(const boost::json::value& result, std::string& why);
+
+/// When `t` expires by the local clock, in Unix seconds: `now_unix` + `expires_in`. The agent
+/// judges `expires_in` against the API server's clock, so a skewed local clock does not make a
+/// fresh token look expired to the tool that compares with it. Nullopt when the token never
+/// expires (`expires_in` null or absent).
+std::optional<std::int64_t> local_expiry(const served_token& t, std::int64_t now_unix) noexcept;
+
+/// `unix_seconds` as RFC 3339 UTC with whole seconds: "2026-12-28T15:16:30Z".
+std::string rfc3339_utc(std::int64_t unix_seconds);
+
+/// The ExecCredential apiVersion that avn-user answers: the `apiVersion` of the JSON in
+/// `exec_info` (the KUBERNETES_EXEC_INFO variable kubectl sets) when it is
+/// "client.authentication.k8s.io/v1" or ".../v1beta1", else the v1 name. Both versions have the
+/// same `status` members.
+std::string exec_credential_api_version(std::optional<std::string_view> exec_info);
+
+/// A Kubernetes ExecCredential, as to_avn_json() prints it:
+/// {"apiVersion": `api_version`, "kind": "ExecCredential", "status": {"expirationTimestamp":
+/// rfc3339_utc(`expiry_unix`), "token": `token`}}; without expirationTimestamp when
+/// `expiry_unix` is unset. The text holds the token: the caller wipes it.
+std::string format_exec_credential(std::string_view token, std::optional<std::int64_t> expiry_unix,
+                                   std::string_view api_version);
+
+/// What op `token` is asked for.
+struct token_request {
+    std::optional<std::string> name{};              ///< a derived token's name
+    std::int64_t min_ttl = 60;                      ///< seconds
+    std::optional<std::int64_t> max_age_seconds{};  ///< derived tokens only; not sent when unset
+    std::vector<std::string> scopes{};              ///< derived tokens only; not sent when empty
+};
+/// Sends op `token` {min_ttl[, name][, max_age_seconds][, scopes]} and checks the result with
+/// read_token_result(). On failure prints it and sets `status`: `insufficient_ttl` as
+/// "ERROR\tcommand failed: <message>" (exit_failed), a result of the wrong shape as
+/// report_bad_result(), anything else as report_failure().
+std::optional<served_token> request_token(user_session& s, const token_request& req, int& status);
+
+enum class token_output : unsigned char { bare, json, exec_credential };
+
+struct user_token_args {
+    token_request request{};
+    token_output output = token_output::bare;
+    std::optional<std::string> exec_info{};  ///< KUBERNETES_EXEC_INFO, for exec_credential
+    std::int64_t now_unix = 0;               ///< the local clock, for exec_credential
+};
+/// `token [--name NAME] [--min-ttl S] [--max-age S] [--scope S ...] [--json | --exec-credential]`:
+/// request_token(), then prints the token and "\n"; with --json {"expiry_time", "name",
+/// "token"} as to_avn_json(); with --exec-credential format_exec_credential() with
+/// local_expiry() and exec_credential_api_version().
+int user_token(user_session& s, const user_token_args& a);
+
+struct user_exec_args {
+    token_request request{};
+    std::vector<std::string> command{};  ///< CMD and its arguments; not empty
+    /// Whether avn-user was started with SIGINT or SIGPIPE ignored (main() looks before
+    /// run_with_terminal() changes them): CMD inherits the same dispositions.
+    bool sigint_ignored = false;
+    bool sigpipe_ignored = false;
+};
+/// Replaces the process with `command` (looked up in PATH as execvp does) once request_token()
+/// gave a token. The token is put in AIVEN_AUTH_TOKEN and AIVEN_TOKEN of CMD's environment,
+/// nowhere else; SIGINT and SIGPIPE get back the actions avn-user started with (default or
+/// ignored). So CMD's exit status, or the signal that ends it, is the caller's. Returns only on
+/// failure: exit_usage for an empty `command` (nothing asked); the token failure as
+/// request_token() reports it; exit_cmd_not_found when CMD is not found, exit_cmd_cannot_run
+/// when it cannot be run, each with "ERROR\tcommand failed: cannot run 'CMD': <why>".
+int user_exec(user_session& s, const user_exec_args& a);
+
+/// A shell's statuses for a command it could not start.
+inline constexpr int exit_cmd_cannot_run = 126;
+inline constexpr int exit_cmd_not_found = 127;
 
 }  // namespace avn::helper

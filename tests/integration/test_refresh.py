@@ -188,6 +188,20 @@ class Derived(KeeperCase):
         self.assertTrue(row["extend_when_used"])
         self.assertIn("avn-agent ci on ", row["description"])
 
+    def test_absent_options_keep_the_token_and_changed_ones_replace_it(self):
+        first = self.token(name="ci", max_age_seconds=2 * HOUR)["result"]["token"]
+        self.assertEqual(self.token(name="ci")["result"]["token"], first)
+        changed = self.token(name="ci", max_age_seconds=HOUR)["result"]["token"]
+        self.assertNotEqual(changed, first)
+        live = [t["full_token"] for t in self.fake.user_tokens(EMAIL, include_dead=False)]
+        self.assertNotIn(first, live)  # the replaced one was revoked
+        self.assertIn(changed, live)
+
+    def test_bad_arguments_are_refused(self):
+        self.assertEqual(self.token(min_ttl="60")["error"]["code"], "bad_request")
+        self.assertEqual(self.token(name="no spaces")["error"]["code"], "bad_request")
+        self.assertEqual(self.token(name="ci", max_age_seconds=10)["error"]["code"], "bad_request")
+
     def test_unused_derived_token_expires_and_is_recreated_on_the_next_request(self):
         first = self.token(name="ci", max_age_seconds=HOUR)["result"]
         # Asked for at t0: extended once while within its max age...
