@@ -89,7 +89,7 @@ int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
     kc.test_clock = opts.test_clock;
     token_keeper keeper(io.get_executor(), api, sessions, store, kc);
     keeper.register_with(ops);
-    user_ops.on_change = [&keeper] { keeper.kick(); };
+    sessions.on_change = [&keeper] { keeper.kick(); };
     user_ops.before_logout = [&keeper]() { return keeper.revoke_all(); };
     auto start = [&]() -> asio::awaitable<void> {
         co_await user_ops.load_stored();

@@ -85,6 +85,9 @@ asio::awaitable<platform::store_result<void>> session_manager::adopt(session s) 
     log_info("logged in as " + s.email);
     current_ = std::move(s);
     cleared_why_.clear();
+    if (on_change) {
+        on_change();
+    }
     co_return ok;
 }
 
@@ -125,6 +128,9 @@ asio::awaitable<platform::store_result<void>> session_manager::clear(std::string
         log_info("session of " + email + " cleared: " + why);
         current_.reset();
         cleared_why_ = std::move(why);
+        if (on_change) {
+            on_change();
+        }
     }
     co_return ok;
 }

@@ -5,6 +5,7 @@
 
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -34,6 +35,9 @@ class session_manager {
   public:
     session_manager(std::string api_url, store_runner& store)
         : api_url_(std::move(api_url)), store_(store) {}
+
+    /// Called after every change of the session (login, logout, cleared).
+    std::function<void()> on_change;
 
     /// The session, or null when logged out.
     [[nodiscard]] const session* current() const noexcept {

@@ -225,9 +225,6 @@ asio::awaitable<outcome> session_ops::start_session(std::string email, platform:
         co_return store_failure(ok.error());
     }
     co_await refresh_meta();
-    if (on_change) {
-        on_change();
-    }
     boost::json::object r;
     r["user_email"] = sessions_.current() != nullptr ? sessions_.current()->email : "";
     co_return outcome::success(std::move(r));

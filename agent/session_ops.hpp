@@ -21,8 +21,6 @@ class session_ops {
         bool is_session = false;
     };
 
-    /// Called after the session changed (login, logout, cleared).
-    std::function<void()> on_change;
     /// Called by `logout` before the session's token is revoked (derived
     /// tokens are revoked with it).
     std::function<asio::awaitable<void>()> before_logout;

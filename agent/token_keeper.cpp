@@ -176,12 +176,16 @@ token_keeper::kept* token_keeper::session_entry() {
         return nullptr;
     }
     kept* k = find("");
-    if (k != nullptr && k->token.equals(s->token)) {
+    // A new session, or the first news of its metadata (a login is
+    // announced before the API has told its expiry).
+    const bool same = k != nullptr && k->token.equals(s->token);
+    if (same && (k->meta_known || !s->meta.known)) {
         return k;
     }
     kept fresh;
     fresh.token = s->token.clone();
     fresh.prefix = s->meta.token_prefix;
+    fresh.meta_known = s->meta.known;
     if (s->meta.expiry_time.is_string()) {
         fresh.expiry = parse_iso8601(s->meta.expiry_time.get_string());
     }
@@ -189,6 +193,11 @@ token_keeper::kept* token_keeper::session_entry() {
         fresh.max_age = static_cast<std::int64_t>(s->meta.max_age_seconds.to_number<double>());
     }
     fresh.extend_when_used = s->meta.extend_when_used;
+    if (same) {
+        fresh.last_requested = k->last_requested;
+        fresh.last_extended = k->last_extended;
+        fresh.refreshing = k->refreshing;
+    }
     tokens_[""] = std::move(fresh);
     k = find("");
     plan(*k);
@@ -247,7 +256,15 @@ void token_keeper::apply_row(kept& k, const boost::json::object& row) {
 
 asio::awaitable<void> token_keeper::run_scheduler() {
     for (;;) {
-        session_entry();
+        const session* s = sessions_.current();
+        const bool other_user = s != nullptr && !owner_.empty() && s->email != owner_;
+        if ((session_entry() == nullptr && !tokens_.empty()) || other_user) {
+            // The session ended without a logout (expired, refused, tokens
+            // expired): its derived tokens go too, store items included.
+            co_await forget_all();
+            owner_.clear();
+            session_entry();
+        }
         std::optional<steady_time> due;
         for (const auto& [name, k] : tokens_) {
             if (k.next_check && (!due || *k.next_check < *due)) {
@@ -354,6 +371,7 @@ asio::awaitable<bool> token_keeper::do_refresh(const std::string& name) {
         k->failures = 0;
         k->last_error.clear();
         k->last_extended = clock_.now();
+        k->meta_known = true;
         plan(*k);
         if (name.empty()) {
             token_meta meta;
@@ -446,6 +464,9 @@ asio::awaitable<outcome> token_keeper::create_derived(std::string name, std::int
                 old = prev->token.clone();
             }
             tokens_[name] = std::move(k);
+            if (const session* owner = sessions_.current()) {
+                owner_ = owner->email;
+            }
             kept& now = tokens_[name];
             plan(now);
             co_await persist(now);
@@ -701,6 +722,9 @@ asio::awaitable<void> token_keeper::load_stored() {
             k.scopes = *sc;
         }
         tokens_[name] = std::move(k);  // planned when first asked for
+        if (const session* s = sessions_.current()) {
+            owner_ = s->email;
+        }
     }
 }
 
@@ -741,7 +765,19 @@ asio::awaitable<void> token_keeper::forget_all() {
         }
     }
     for (const auto& name : names) {
+        kept* k = find(name);
+        if (k == nullptr) {
+            continue;
+        }
+        // Without a session there is no other token to revoke it with; a
+        // token may revoke itself. Already dead ones answer 401: fine.
+        platform::secret own = k->token.clone();
         tokens_.erase(name);
+        const std::string path = "/v1/access_token/" + api::encode_path_segment(own.expose());
+        auto r = co_await api_.request(verb::delete_, path, nullptr, &own);
+        if (r) {
+            log_info("revoked derived token '" + name + "' (the session ended)");
+        }
         co_await erase_stored(name);
     }
     kick();

@@ -87,6 +87,7 @@ class token_keeper {
         std::optional<steady_time> last_requested;
         int failures = 0;
         std::string last_error;
+        bool meta_known = true;  ///< session: the API has told its expiry
         std::shared_ptr<in_flight> refreshing;
     };
 
@@ -122,6 +123,7 @@ class token_keeper {
     std::map<std::string, kept> tokens_;  ///< "" is the session
     std::map<std::string, std::shared_ptr<in_flight>> creating_;
     std::minstd_rand rng_;
+    std::string owner_;  ///< whose derived tokens these are
     bool started_ = false;
 };
 

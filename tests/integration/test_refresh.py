@@ -159,6 +159,23 @@ class Faults(KeeperCase):
         self.assertLess(secs[0], secs[-1])
         self.assertLessEqual(secs[-1], 300)
 
+    def test_backoff_grows_to_about_five_minutes_and_stays_there(self):
+        self.fake.add_fault("GET", "^/v1/access_token$", status=502, count=1000)
+        self.advance(42 * 60)
+        for _ in range(11):
+            self.advance(self.seconds_until(self.status_session()["next_extension"]) + 1)
+        waits = [int(l.rsplit("retrying in ", 1)[1].split()[0])
+                 for l in self.agent.log().splitlines() if "retrying in" in l]
+        self.assertEqual(len(waits), 12)
+        self.assertLessEqual(waits[0], 2)         # about 1 s first
+        self.assertLessEqual(max(waits), 360)     # capped at 5 min (+20 % jitter)
+        self.assertGreaterEqual(min(waits[-3:]), 240)
+        # The 18 minutes the session had left are spent by now: a token is
+        # refused clearly, with the API's trouble named.
+        err = self.token(min_ttl=60)["error"]
+        self.assertEqual(err["code"], "insufficient_ttl")
+        self.assertIn("502", err["message"])
+
     def test_429_is_retried_like_5xx(self):
         self.check_backoff(status=429, headers={"Retry-After": "1"})
 
