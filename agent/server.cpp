@@ -182,7 +182,22 @@ class connection : public std::enable_shared_from_this<connection> {
     }
 
     void kick_writer() {
-        if (!writing_ && !closed_) {
+        if (writing_ || closed_) {
+            return;
+        }
+        // Most replies fit the socket buffer: write them at once, without
+        // a coroutine or a deadline timer; only the rest waits for
+        // writability.
+        boost::system::error_code ec;
+        const std::size_t n = sock_.write_some(asio::buffer(pending_.data(), pending_.size()), ec);
+        if (!ec) {
+            pending_.consume(n);
+        } else if (ec != asio::error::would_block && ec != asio::error::try_again) {
+            log_debug(describe(info_) + ": write failed: " + ec.message());
+            close();
+            return;
+        }
+        if (!pending_.empty()) {
             writing_ = true;
             asio::co_spawn(sock_.get_executor(), write_loop(), asio::detached);
         }
