@@ -127,8 +127,7 @@ int load(const char* socket, int conns, double seconds, double warmup) {
             }
             c.inbox.append(buf.data(), static_cast<std::size_t>(got));
             bool answered = false;
-            for (auto nl = c.inbox.find('\n'); nl != std::string::npos;
-                 nl = c.inbox.find('\n')) {
+            for (auto nl = c.inbox.find('\n'); nl != std::string::npos; nl = c.inbox.find('\n')) {
                 const auto t = clock_type::now();
                 const std::string_view reply(c.inbox.data(), nl);
                 const bool ok = reply.find(R"("result":)") != std::string_view::npos;
