@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -41,8 +42,6 @@ class connection : public std::enable_shared_from_this<connection> {
           sock_(std::move(sock)),
           info_(info),
           decoder_(srv.config_.limits),
-          read_timer_(sock_.get_executor()),
-          write_timer_(sock_.get_executor()),
           slot_timer_(sock_.get_executor()) {}
 
     void start() {
@@ -66,11 +65,28 @@ class connection : public std::enable_shared_from_this<connection> {
         auto keep = shared_from_this();  // the server's list may hold the last reference
         boost::system::error_code ignored;
         sock_.close(ignored);
-        read_timer_.cancel();
-        write_timer_.cancel();
         slot_timer_.cancel();
         pending_.clear();
         srv_.connection_closed(this);
+    }
+
+    /// Closes the connection when a deadline has passed: idle (no request
+    /// in flight, nothing to write) or a reply the peer does not read.
+    /// Deadlines are checked by the server's sweep rather than by a timer
+    /// per read and per reply, which would cost system calls on every
+    /// request.
+    void sweep(std::chrono::steady_clock::time_point now) {
+        const auto& cfg = srv_.config_;
+        const char* what = nullptr;
+        if (writing_ && now - write_started_ > cfg.write_timeout) {
+            what = "reply not read";
+        } else if (in_flight_ == 0 && !writing_ && now - last_activity_ > cfg.idle_timeout) {
+            what = "idle";
+        }
+        if (what != nullptr) {
+            log_info(describe(info_) + ": closed, deadline passed (" + what + ")");
+            close();
+        }
     }
 
     std::list<std::shared_ptr<connection>>::iterator self_in_list;
@@ -92,11 +108,10 @@ class connection : public std::enable_shared_from_this<connection> {
             }
             reader_waiting_ = true;
             if (in_flight_ == 0) {
-                arm_idle_deadline();
+                touch();  // silence from here on counts toward the idle deadline
             }
             auto [wait_ec] = co_await sock_.async_wait(asio::socket_base::wait_read, use_tuple);
             reader_waiting_ = false;
-            read_timer_.cancel();
             if (wait_ec || closed_) {
                 break;
             }
@@ -109,6 +124,7 @@ class connection : public std::enable_shared_from_this<connection> {
                 peer_done_ = true;
                 break;
             }
+            touch();
             decoder_.feed(std::string_view(g_scratch.data(), n));
             platform::wipe(g_scratch.data(), n);
         }
@@ -170,8 +186,8 @@ class connection : public std::enable_shared_from_this<connection> {
         }
         --in_flight_;
         slot_timer_.cancel();
-        if (in_flight_ == 0 && reader_waiting_) {
-            arm_idle_deadline();
+        if (in_flight_ == 0) {
+            touch();
         }
         maybe_close();
     }
@@ -207,10 +223,9 @@ class connection : public std::enable_shared_from_this<connection> {
         auto self = shared_from_this();
         while (!pending_.empty() && !closed_) {
             std::swap(sending_, pending_);
-            arm_deadline(write_timer_, srv_.config_.write_timeout, "reply not read");
+            write_started_ = std::chrono::steady_clock::now();
             auto [ec, n] = co_await asio::async_write(
                 sock_, asio::buffer(sending_.data(), sending_.size()), use_tuple);
-            write_timer_.cancel();
             sending_.consume(sending_.size());
             if (ec) {
                 log_debug(describe(info_) + ": write failed: " + ec.message());
@@ -228,20 +243,7 @@ class connection : public std::enable_shared_from_this<connection> {
         }
     }
 
-    void arm_idle_deadline() { arm_deadline(read_timer_, srv_.config_.idle_timeout, "idle"); }
-
-    void arm_deadline(asio::steady_timer& t, std::chrono::milliseconds d, const char* what) {
-        t.expires_after(d);
-        t.async_wait([w = weak_from_this(), what](boost::system::error_code ec) {
-            if (ec) {
-                return;
-            }
-            if (auto c = w.lock()) {
-                log_info(describe(c->info_) + ": closed, deadline passed (" + what + ")");
-                c->close();
-            }
-        });
-    }
+    void touch() { last_activity_ = std::chrono::steady_clock::now(); }
 
     server& srv_;
     asio::local::stream_protocol::socket sock_;
@@ -249,9 +251,9 @@ class connection : public std::enable_shared_from_this<connection> {
     protocol::frame_decoder decoder_;
     protocol::wiping_buffer pending_;
     protocol::wiping_buffer sending_;
-    asio::steady_timer read_timer_;
-    asio::steady_timer write_timer_;
     asio::steady_timer slot_timer_;
+    std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point write_started_{};
     std::size_t in_flight_ = 0;
     bool writing_ = false;
     bool reader_waiting_ = false;
@@ -268,7 +270,8 @@ server::server(asio::io_context& io, platform::unique_fd listener, std::string s
       owns_socket_file_(owns_socket_file),
       config_(config),
       signals_(io, SIGTERM, SIGINT),
-      grace_timer_(io) {
+      grace_timer_(io),
+      sweep_timer_(io) {
     acceptor_.assign(asio::local::stream_protocol(), listener.release());
     struct stat st {};
     if (owns_socket_file_ && ::lstat(socket_path_.c_str(), &st) == 0) {
@@ -282,8 +285,28 @@ server::~server() {
     }
 }
 
+asio::awaitable<void> server::sweep_loop() {
+    using namespace std::chrono;
+    const auto period = std::clamp(
+        duration_cast<milliseconds>(std::min(config_.idle_timeout, config_.write_timeout) / 4),
+        milliseconds(50), milliseconds(1000));
+    while (!stopping_) {
+        sweep_timer_.expires_after(period);
+        auto [ec] = co_await sweep_timer_.async_wait(use_tuple);
+        if (ec || stopping_) {
+            co_return;
+        }
+        const auto now = steady_clock::now();
+        for (auto it = connections_.begin(); it != connections_.end();) {
+            auto c = *it++;  // sweep() may erase c from the list
+            c->sweep(now);
+        }
+    }
+}
+
 void server::start() {
     asio::co_spawn(io_, accept_loop(), asio::detached);
+    asio::co_spawn(io_, sweep_loop(), asio::detached);
     signals_.async_wait([this](boost::system::error_code ec, int signo) {
         if (!ec) {
             stop(signo == SIGTERM ? "SIGTERM received" : "SIGINT received");
@@ -362,6 +385,7 @@ void server::stop(const std::string& why) {
     }
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    sweep_timer_.cancel();
     remove_socket_file();
     // A second signal during the grace period ends the agent at once.
     signals_.async_wait([this](boost::system::error_code ec, int) {

@@ -101,6 +101,7 @@ class server {
   private:
     friend class connection;
     asio::awaitable<void> accept_loop();
+    asio::awaitable<void> sweep_loop();
     void connection_closed(connection* c);
     void maybe_finish();
     void remove_socket_file();
@@ -116,6 +117,7 @@ class server {
     std::function<void()> on_stopping_;
     asio::signal_set signals_;
     asio::steady_timer grace_timer_;
+    asio::steady_timer sweep_timer_;
     std::list<std::shared_ptr<connection>> connections_;
     bool stopping_ = false;
     std::uint64_t next_connection_id_ = 1;
