@@ -16,6 +16,7 @@
 #include "helper/client.hpp"
 #include "helper/exit_codes.hpp"
 #include "helper/git_credential.hpp"
+#include "helper/terminal.hpp"
 
 namespace {
 
@@ -35,19 +36,6 @@ constexpr std::string_view usage =
     "  --socket PATH      the agent's socket (default: $AVN_AGENT_SOCK, else\n"
     "                     $XDG_RUNTIME_DIR/avn-agent/agent.sock)\n"
     "  --timeout SECONDS  how long to wait for the agent (default: 120)\n";
-
-void write_all(int fd, std::string_view text) noexcept {
-    while (!text.empty()) {
-        const ssize_t n = ::write(fd, text.data(), text.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return;
-        }
-        text.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
 
 int usage_error(std::string_view why) {
     std::string text = "git-credential-avn: ";

@@ -24,19 +24,6 @@ termios saved_attributes{};
 
 constexpr int exit_output_truncated = 13;  // avn's value: SIGPIPE's number
 
-void write_all(int fd, std::string_view text) noexcept {
-    while (!text.empty()) {
-        const ssize_t n = ::write(fd, text.data(), text.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return;
-        }
-        text.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
-
 extern "C" void on_interrupt(int /*signal*/) {
     // Only async-signal-safe calls here: tcsetattr, write, _exit.
     const int fd = echo_off_fd;
@@ -193,6 +180,19 @@ int run_with_terminal(const context& ctx, const std::function<int(user_session&)
         return exit_output_truncated;
     }
     return status;
+}
+
+void write_all(int fd, std::string_view text) noexcept {
+    while (!text.empty()) {
+        const ssize_t n = ::write(fd, text.data(), text.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return;
+        }
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
 }
 
 }  // namespace avn::helper

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <string_view>
 
 #include "helper/commands.hpp"
 #include "helper/user_session.hpp"
@@ -37,5 +38,9 @@ class terminal_console final : public console {
 ///   returns 13; SIGPIPE is ignored for that.
 /// Returns the command's exit status otherwise.
 int run_with_terminal(const context& ctx, const std::function<int(user_session&)>& command);
+
+/// Writes all of `text` to `fd`, retrying after EINTR; gives up silently on
+/// other errors (a closed stderr must not take the command down).
+void write_all(int fd, std::string_view text) noexcept;
 
 }  // namespace avn::helper

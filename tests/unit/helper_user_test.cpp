@@ -13,6 +13,7 @@
 #include "helper/exit_codes.hpp"
 #include "helper/user_commands.hpp"
 #include "helper/user_session.hpp"
+#include "tests/unit/helper_fake_agent.hpp"
 
 namespace {
 
@@ -59,36 +60,9 @@ class scripted_console final : public console {
     }
 };
 
-struct sent_request {
-    std::string op;
-    json::value args;
-};
-
-// Records requests and answers them from a queue of canned call_results.
-struct canned_agent {
-    std::vector<sent_request> sent;
-    std::deque<call_result> replies;
-
-    agent_call link() {
-        return [this](std::string_view op, const json::object& args) {
-            sent.push_back({std::string(op), json::value(args)});
-            if (replies.empty()) {
-                ADD_FAILURE() << "unexpected op " << op;
-                return call_result{};
-            }
-            call_result r = std::move(replies.front());
-            replies.pop_front();
-            return r;
-        };
-    }
-};
-
-call_result ok(std::string_view result_json) {
-    call_result r;
-    r.reply.ok = true;
-    r.reply.result = json::parse(result_json);
-    return r;
-}
+using avn::helper::test_support::canned_agent;
+using avn::helper::test_support::ok;
+using avn::helper::test_support::sent_request;
 
 call_result error_reply(std::string code, std::string message,
                         std::optional<unsigned> status = std::nullopt,
