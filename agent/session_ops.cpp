@@ -356,17 +356,22 @@ asio::awaitable<outcome> session_ops::logout(const args_t& a) {
     co_return outcome::success(std::move(result));
 }
 
-asio::awaitable<outcome> session_ops::user_info(const args_t& a) {
+asio::awaitable<outcome> session_ops::forward(const args_t& a, verb method, std::string path,
+                                              const boost::json::value* body) {
     credentials c;
     if (auto fail = co_await credentials_for(a, c)) {
         co_return std::move(*fail);
     }
-    auto r = co_await api_.request(verb::get, "/v1/me", nullptr, &c.token);
+    auto r = co_await api_.request(method, std::move(path), body, &c.token);
     if (!r) {
         const api::error e = r.error();
         co_return co_await rejected(c.is_session, e, true);
     }
     co_return outcome::success(std::move(r->body));
+}
+
+asio::awaitable<outcome> session_ops::user_info(const args_t& a) {
+    co_return co_await forward(a, verb::get, "/v1/me", nullptr);
 }
 
 asio::awaitable<outcome> session_ops::tokens_expire(const args_t& a) {
@@ -464,10 +469,6 @@ asio::awaitable<outcome> session_ops::access_token_create(const args_t& a) {
     if (description == nullptr) {
         co_return missing("access_token_create", "\"description\"");
     }
-    credentials c;
-    if (auto fail = co_await credentials_for(a, c)) {
-        co_return std::move(*fail);
-    }
     boost::json::object body;
     body["description"] = *description;
     bool extend = false;
@@ -481,25 +482,11 @@ asio::awaitable<outcome> session_ops::access_token_create(const args_t& a) {
         body["scopes"] = *scopes;
     }
     const boost::json::value jv(std::move(body));
-    auto r = co_await api_.request(verb::post, "/v1/access_token", &jv, &c.token);
-    if (!r) {
-        const api::error e = r.error();
-        co_return co_await rejected(c.is_session, e, true);
-    }
-    co_return outcome::success(std::move(r->body));
+    co_return co_await forward(a, verb::post, "/v1/access_token", &jv);
 }
 
 asio::awaitable<outcome> session_ops::access_token_list(const args_t& a) {
-    credentials c;
-    if (auto fail = co_await credentials_for(a, c)) {
-        co_return std::move(*fail);
-    }
-    auto r = co_await api_.request(verb::get, "/v1/access_token", nullptr, &c.token);
-    if (!r) {
-        const api::error e = r.error();
-        co_return co_await rejected(c.is_session, e, true);
-    }
-    co_return outcome::success(std::move(r->body));
+    co_return co_await forward(a, verb::get, "/v1/access_token", nullptr);
 }
 
 asio::awaitable<outcome> session_ops::access_token_update(const args_t& a) {
@@ -508,18 +495,9 @@ asio::awaitable<outcome> session_ops::access_token_update(const args_t& a) {
     if (prefix == nullptr || prefix->empty() || description == nullptr) {
         co_return missing("access_token_update", "\"token_prefix\" and \"description\"");
     }
-    credentials c;
-    if (auto fail = co_await credentials_for(a, c)) {
-        co_return std::move(*fail);
-    }
     const boost::json::value body = {{"description", *description}};
-    auto r = co_await api_.request(
-        verb::put, "/v1/access_token/" + api::encode_path_segment(*prefix), &body, &c.token);
-    if (!r) {
-        const api::error e = r.error();
-        co_return co_await rejected(c.is_session, e, true);
-    }
-    co_return outcome::success(std::move(r->body));
+    co_return co_await forward(a, verb::put,
+                               "/v1/access_token/" + api::encode_path_segment(*prefix), &body);
 }
 
 asio::awaitable<outcome> session_ops::access_token_revoke(const args_t& a) {

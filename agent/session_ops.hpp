@@ -2,6 +2,7 @@
 // each one calls the Aiven API and keeps the session up to date.
 #pragma once
 
+#include <boost/beast/http/verb.hpp>
 #include <functional>
 
 #include "agent/api_client.hpp"
@@ -61,6 +62,10 @@ class session_ops {
     /// The request's `auth_token`, else the session's token (retrying a
     /// restore that failed at start first); an error reply when neither.
     asio::awaitable<std::optional<outcome>> credentials_for(const args_t& a, credentials& c);
+    /// Sends one request with the request's credentials and answers the
+    /// API's body (or the failure, ending a dead session).
+    asio::awaitable<outcome> forward(const args_t& a, boost::beast::http::verb method,
+                                     std::string path, const boost::json::value* body);
     /// Keeps `token` for `email` as the session and learns its metadata.
     asio::awaitable<outcome> start_session(std::string email, platform::secret token);
     /// After a call that may have invalidated the session's token: checks it

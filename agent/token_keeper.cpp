@@ -728,6 +728,16 @@ asio::awaitable<void> token_keeper::load_stored() {
     }
 }
 
+std::vector<std::string> token_keeper::derived_names() const {
+    std::vector<std::string> names;
+    for (const auto& [name, k] : tokens_) {
+        if (!name.empty()) {
+            names.push_back(name);
+        }
+    }
+    return names;
+}
+
 asio::awaitable<void> token_keeper::revoke_all() {
     const session* s = sessions_.current();
     if (s == nullptr) {
@@ -735,48 +745,29 @@ asio::awaitable<void> token_keeper::revoke_all() {
         co_return;
     }
     platform::secret session_token = s->token.clone();
-    std::vector<std::string> names;
-    for (const auto& [name, k] : tokens_) {
-        if (!name.empty()) {
-            names.push_back(name);
-        }
-    }
-    for (const auto& name : names) {
-        kept* k = find(name);
-        if (k == nullptr) {
-            continue;
-        }
-        const std::string path = "/v1/access_token/" + api::encode_path_segment(k->token.expose());
-        auto r = co_await api_.request(verb::delete_, path, nullptr, &session_token);
-        if (!r && !is_dead(r.error()) && r.error().status != 404) {
-            log_warning("cannot revoke derived token '" + name + "': " + r.error().message);
-        } else {
-            log_info("revoked derived token '" + name + "'");
-        }
-    }
-    co_await forget_all();
+    co_await drop_derived(&session_token);
 }
 
 asio::awaitable<void> token_keeper::forget_all() {
-    std::vector<std::string> names;
-    for (const auto& [name, k] : tokens_) {
-        if (!name.empty()) {
-            names.push_back(name);
-        }
-    }
-    for (const auto& name : names) {
+    co_await drop_derived(nullptr);
+}
+
+asio::awaitable<void> token_keeper::drop_derived(const platform::secret* with) {
+    for (const auto& name : derived_names()) {
         kept* k = find(name);
         if (k == nullptr) {
             continue;
         }
         // Without a session there is no other token to revoke it with; a
-        // token may revoke itself. Already dead ones answer 401: fine.
+        // token may revoke itself. Already dead ones answer 401 or 404.
         platform::secret own = k->token.clone();
         tokens_.erase(name);
         const std::string path = "/v1/access_token/" + api::encode_path_segment(own.expose());
-        auto r = co_await api_.request(verb::delete_, path, nullptr, &own);
+        auto r = co_await api_.request(verb::delete_, path, nullptr, with != nullptr ? with : &own);
         if (r) {
-            log_info("revoked derived token '" + name + "' (the session ended)");
+            log_info("revoked derived token '" + name + "'");
+        } else if (!is_dead(r.error()) && r.error().status != 404) {
+            log_warning("cannot revoke derived token '" + name + "': " + r.error().message);
         }
         co_await erase_stored(name);
     }

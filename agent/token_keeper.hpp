@@ -110,6 +110,10 @@ class token_keeper {
     asio::awaitable<void> persist(const kept& k);
     asio::awaitable<void> erase_stored(const std::string& name);
     kept* find(const std::string& name);
+    [[nodiscard]] std::vector<std::string> derived_names() const;
+    /// Revokes every derived token (with `with`, else with itself) and
+    /// forgets it, store included.
+    asio::awaitable<void> drop_derived(const platform::secret* with);
     [[nodiscard]] boost::json::value status() const;
     [[nodiscard]] std::chrono::seconds backoff(int failures);
 

@@ -217,6 +217,14 @@ class TestCase(unittest.TestCase):
     def start_agent(self, *args, **kw):
         return Agent(self, args, **kw).start()
 
+    def assertResult(self, r, status, stdout=None, stderr=None):
+        """Checks the exit status and, when given, stdout and stderr exactly."""
+        self.assertEqual(r.returncode, status, (r.stdout, r.stderr))
+        if stdout is not None:
+            self.assertEqual(r.stdout, stdout, r.stderr)
+        if stderr is not None:
+            self.assertEqual(r.stderr, stderr)
+
 
 # ---------------------------------------------------------------------------
 # The `avn user` commands (test_user_*.py): avn-user against an agent that
@@ -405,14 +413,6 @@ class UserCase(TestCase):
 
     def user(self, *args, **kw):
         return run_user(self.agent, *args, **kw)
-
-    def assertResult(self, r, status, stdout=None, stderr=None):
-        """Checks the exit status and, when given, stdout and stderr exactly."""
-        self.assertEqual(r.returncode, status, (r.stdout, r.stderr))
-        if stdout is not None:
-            self.assertEqual(r.stdout, stdout, r.stderr)
-        if stderr is not None:
-            self.assertEqual(r.stderr, stderr)
 
     def login(self, email=None):
         """Logs in with AIVEN_PASSWORD; returns the session token's control view."""

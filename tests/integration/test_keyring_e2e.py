@@ -110,13 +110,6 @@ class KeyringCase(TestCase):
     def user(self, *args, agent=None, **kw):
         return run_user(agent or self.agent, *args, **kw)
 
-    def assertResult(self, r, status, stdout=None, stderr=None):
-        self.assertEqual(r.returncode, status, (r.stdout, r.stderr))
-        if stdout is not None:
-            self.assertEqual(r.stdout, stdout, r.stderr)
-        if stderr is not None:
-            self.assertEqual(r.stderr, stderr)
-
     def login(self, email=None):
         email = email or self.ALICE
         r = self.user("login", email, env={"AIVEN_PASSWORD": self.PASSWORD})
