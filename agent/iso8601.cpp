@@ -1,5 +1,6 @@
 #include "agent/iso8601.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -45,12 +46,36 @@ std::optional<sys_time> parse_iso8601(std::string_view s) {
 }
 
 std::string format_iso8601(sys_time t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    ::gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    // By hand rather than with strftime: `status` and `token` replies format
+    // several times per request, and strftime costs more than the rest of a
+    // `token` reply.
+    using namespace std::chrono;
+    const auto secs = floor<seconds>(t);
+    const auto day = floor<days>(secs);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{secs - day};
+    const int y = static_cast<int>(ymd.year());
+    if (y < 0 || y > 9999) {  // far outside what the API sends
+        char buf[64];
+        std::snprintf(
+            buf, sizeof buf, "%d-%02u-%02uT%02d:%02d:%02dZ", y, static_cast<unsigned>(ymd.month()),
+            static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+            static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+        return buf;
+    }
+    std::string out = "0000-00-00T00:00:00Z";
+    const auto put = [&out](std::size_t at, unsigned v, int width) {
+        for (int i = width - 1; i >= 0; --i, v /= 10) {
+            out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
+        }
+    };
+    put(0, static_cast<unsigned>(y), 4);
+    put(5, static_cast<unsigned>(ymd.month()), 2);
+    put(8, static_cast<unsigned>(ymd.day()), 2);
+    put(11, static_cast<unsigned>(hms.hours().count()), 2);
+    put(14, static_cast<unsigned>(hms.minutes().count()), 2);
+    put(17, static_cast<unsigned>(hms.seconds().count()), 2);
+    return out;
 }
 
 }  // namespace avn::agent

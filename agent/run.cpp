@@ -65,17 +65,16 @@ int serve(platform::unique_fd listener, const std::string& path, bool owns_file,
     boost::asio::io_context io(1);
     server srv(io, std::move(listener), path, owns_file, opts.server);
     dispatcher ops(srv);
-    srv.set_handler(
-        [&ops](protocol::request& req, const client_info& c) { return ops.handle(req, c); });
+    srv.set_handler(ops.handler());
 
     api::client api(io.get_executor(), opts.api);
     store_runner store(io.get_executor(), std::move(keyring.store));
     session_manager sessions(opts.api.base_url, store);
     session_ops user_ops(api, sessions);
     user_ops.register_with(ops);
-    ops.add_status_section("keyring", [&keyring] {
-        return boost::json::object{
-            {"backend", keyring.backend}, {"why", keyring.why}, {"fallback", keyring.loud}};
+    ops.add_status_section("keyring", [&keyring](const boost::json::storage_ptr& sp) {
+        return boost::json::value(
+            {{"backend", keyring.backend}, {"why", keyring.why}, {"fallback", keyring.loud}}, sp);
     });
     if (keyring.loud) {
         log_warning("keyring: " + keyring.why);

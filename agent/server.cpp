@@ -23,10 +23,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Reads happen only after the socket reported readable, synchronously, so one
-// buffer serves every connection: an idle connection costs no read buffer.
-std::array<char, 16 * 1024> g_scratch;
-
 std::string describe(const client_info& c) {
     return "connection " + std::to_string(c.connection_id) + " (pid " + std::to_string(c.pid) + ")";
 }
@@ -110,23 +106,22 @@ class connection : public std::enable_shared_from_this<connection> {
             if (in_flight_ == 0) {
                 touch();  // silence from here on counts toward the idle deadline
             }
-            auto [wait_ec] = co_await sock_.async_wait(asio::socket_base::wait_read, use_tuple);
+            // A read (not a wait for readability, which Asio re-arms with a
+            // system call each time) lets the reactor skip both the extra
+            // epoll_ctl and, after a short read, a speculative read that would
+            // only find the socket empty.
+            auto [ec, n] = co_await sock_.async_read_some(asio::buffer(inbox_), use_tuple);
             reader_waiting_ = false;
-            if (wait_ec || closed_) {
+            if (closed_) {
                 break;
-            }
-            boost::system::error_code ec;
-            const std::size_t n = sock_.read_some(asio::buffer(g_scratch), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) {
-                continue;
             }
             if (ec || n == 0) {
                 peer_done_ = true;
                 break;
             }
             touch();
-            decoder_.feed(std::string_view(g_scratch.data(), n));
-            platform::wipe(g_scratch.data(), n);
+            decoder_.feed(std::string_view(inbox_.data(), n));
+            platform::wipe(inbox_.data(), n);
         }
         if (peer_done_ && !closed_ && !decoder_.failed()) {
             drain_decoder();
@@ -141,47 +136,62 @@ class connection : public std::enable_shared_from_this<connection> {
         maybe_close();
     }
 
+    // Decodes what has arrived and answers it: requests that can be answered
+    // at once are, in order, and their replies leave in one write; the others
+    // run as coroutines and reply when done.
     void drain_decoder() {
         while (!closing_ && !closed_ && in_flight_ < srv_.config_.max_in_flight) {
             auto r = decoder_.next();
             if (r.what == protocol::decode_result::kind::need_more) {
-                return;
+                break;
             }
             if (r.what == protocol::decode_result::kind::request) {
-                ++in_flight_;
                 ++srv_.stats_.requests;
+                if (auto out = answer_now(r.req)) {
+                    queue_reply(r.req.id, *out);
+                    continue;
+                }
+                ++in_flight_;
                 asio::co_spawn(sock_.get_executor(), handle(std::move(r.req)), asio::detached);
                 continue;
             }
             log_debug(describe(info_) + ": " + std::string(protocol::to_string(r.err.code)) + ": " +
                       r.err.message);
-            queue_error(r.id, r.err);
+            protocol::encode_error(pending_, r.id, r.err);
             if (r.fatal) {
                 closing_ = true;
             }
         }
+        kick_writer();
+    }
+
+    std::optional<outcome> answer_now(protocol::request& req) {
+        if (srv_.stopping_) {
+            return outcome::failure(protocol::errc::shutting_down, "the agent is shutting down");
+        }
+        try {
+            return srv_.handler_.now(req, info_);
+        } catch (const std::exception& e) {
+            return failed(req, e);
+        }
+    }
+
+    outcome failed(const protocol::request& req, const std::exception& e) {
+        log_error(describe(info_) + ": request '" + req.op + "' failed: " + e.what());
+        return outcome::failure(protocol::errc::internal,
+                                "internal error in the agent; see its log");
     }
 
     asio::awaitable<void> handle(protocol::request req) {
         auto self = shared_from_this();
         outcome out;
-        if (srv_.stopping_) {
-            out = outcome::failure(protocol::errc::shutting_down, "the agent is shutting down");
-        } else {
-            try {
-                out = co_await srv_.handler_(req, info_);
-            } catch (const std::exception& e) {
-                log_error(describe(info_) + ": request '" + req.op + "' failed: " + e.what());
-                out = outcome::failure(protocol::errc::internal,
-                                       "internal error in the agent; see its log");
-            }
+        try {
+            out = co_await srv_.handler_.later(req, info_);
+        } catch (const std::exception& e) {
+            out = failed(req, e);
         }
         if (!closed_) {
-            if (out.ok) {
-                protocol::encode_result(pending_, req.id, out.result);
-            } else {
-                protocol::encode_error(pending_, req.id, out.err);
-            }
+            queue_reply(req.id, out);
             kick_writer();
         }
         --in_flight_;
@@ -192,13 +202,21 @@ class connection : public std::enable_shared_from_this<connection> {
         maybe_close();
     }
 
+    void queue_reply(const boost::json::value& id, const outcome& out) {
+        if (out.ok) {
+            protocol::encode_result(pending_, id, out.result);
+        } else {
+            protocol::encode_error(pending_, id, out.err);
+        }
+    }
+
     void queue_error(const boost::json::value& id, const protocol::error& err) {
         protocol::encode_error(pending_, id, err);
         kick_writer();
     }
 
     void kick_writer() {
-        if (writing_ || closed_) {
+        if (writing_ || closed_ || pending_.empty()) {
             return;
         }
         // Most replies fit the socket buffer: write them at once, without
@@ -249,6 +267,9 @@ class connection : public std::enable_shared_from_this<connection> {
     asio::local::stream_protocol::socket sock_;
     client_info info_;
     protocol::frame_decoder decoder_;
+    // Small, because every idle connection has one: a request line is mostly
+    // under 200 bytes, and a longer one arrives in several reads.
+    std::array<char, 512> inbox_;
     protocol::wiping_buffer pending_;
     protocol::wiping_buffer sending_;
     asio::steady_timer slot_timer_;

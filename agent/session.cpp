@@ -170,8 +170,9 @@ asio::awaitable<platform::store_result<void>> session_manager::restore() {
                                     "the stored session cannot be read; log in again"};
 }
 
-boost::json::value session_manager::status() const {
-    boost::json::object o;
+boost::json::value session_manager::status(const boost::json::storage_ptr& sp) const {
+    boost::json::object o(sp);
+    o.reserve(10);
     o["api_url"] = api_url_;
     o["store"] = store_.backend();
     o["logged_in"] = current_.has_value();

@@ -66,7 +66,7 @@ class session_manager {
     [[nodiscard]] const std::string& cleared_why() const noexcept { return cleared_why_; }
 
     /// The `session` section of `status`. No secret in it.
-    [[nodiscard]] boost::json::value status() const;
+    [[nodiscard]] boost::json::value status(const boost::json::storage_ptr& sp) const;
 
   private:
     platform::store_key key(const std::string& email) const;

@@ -104,7 +104,8 @@ void session_ops::register_with(dispatcher& d) {
             return (this->*fn)(req.args);
         });
     }
-    d.add_status_section("session", [this] { return sessions_.status(); });
+    d.add_status_section(
+        "session", [this](const boost::json::storage_ptr& sp) { return sessions_.status(sp); });
 }
 
 asio::awaitable<void> session_ops::refresh_meta() {

@@ -130,8 +130,9 @@ token_keeper::token_keeper(asio::any_io_executor ex, api::client& api, session_m
       rng_(std::random_device{}()) {}
 
 void token_keeper::register_with(dispatcher& d) {
-    d.add("token",
-          [this](protocol::request& req, const client_info&) { return token_op(req.args); });
+    d.add(
+        "token", [this](protocol::request& req, const client_info&) { return token_now(req.args); },
+        [this](protocol::request& req, const client_info&) { return token_op(req.args); });
     d.add("token_check",
           [this](protocol::request& req, const client_info&) { return token_check_op(req.args); });
     if (cfg_.test_clock) {
@@ -147,9 +148,9 @@ void token_keeper::register_with(dispatcher& d) {
                       boost::json::object{{"server_now", format_iso8601(clock_.now())}});
               });
     }
-    d.add_status_section("tokens", [this] {
+    d.add_status_section("tokens", [this](const boost::json::storage_ptr& sp) {
         session_entry();  // follow a login or logout since the last look
-        return status();
+        return status(sp);
     });
 }
 
@@ -492,105 +493,108 @@ asio::awaitable<outcome> token_keeper::create_derived(std::string name, std::int
     co_return out;
 }
 
-asio::awaitable<outcome> token_keeper::token_op(const boost::json::object& a) {
+// A `token` request is planned by `next_token_step`, which either answers or
+// names one API step to take first; `token_op` takes the steps. Each kind of
+// step is taken at most once per request (`created`, `refreshed`), so a
+// request ends after at most two of them. When the first plan is an answer,
+// as it is for a token that is fresh enough, `token_now` gives it without a
+// coroutine.
+token_keeper::token_step token_keeper::next_token_step(const boost::json::object& a, bool created,
+                                                       bool refreshed) {
+    const auto answer = [](outcome o) {
+        token_step s;
+        s.answer = std::move(o);
+        return s;
+    };
     if (const auto* m = a.if_contains("min_ttl"); m != nullptr && !m->is_number()) {
-        co_return outcome::failure(errc::bad_request, "\"min_ttl\" must be a number of seconds");
+        return answer(
+            outcome::failure(errc::bad_request, "\"min_ttl\" must be a number of seconds"));
     }
     const auto min_ttl = int_arg(a, "min_ttl").value_or(0);
     if (min_ttl < 0 || min_ttl > 315360000) {
-        co_return outcome::failure(errc::bad_request, "\"min_ttl\" must be 0..315360000 seconds");
+        return answer(
+            outcome::failure(errc::bad_request, "\"min_ttl\" must be 0..315360000 seconds"));
     }
     std::string name;
     if (const auto* n = str_arg(a, "name")) {
         name = std::string(*n);
         if (!valid_name(name)) {
-            co_return outcome::failure(errc::bad_request,
-                                       "a token name is 1-64 of A-Z a-z 0-9 . _ -");
+            return answer(
+                outcome::failure(errc::bad_request, "a token name is 1-64 of A-Z a-z 0-9 . _ -"));
         }
     }
     if (sessions_.current() == nullptr) {
-        if (const auto& e = sessions_.restore_error()) {
-            co_return outcome::failure(e->code == platform::store_errc::locked
-                                           ? errc::keyring_locked
-                                           : errc::keyring_error,
-                                       "cannot read the session from the store: " + e->message);
+        if (refreshed && name.empty()) {
+            return answer(outcome::failure(errc::not_logged_in,
+                                           "the session ended: " + sessions_.cleared_why()));
         }
-        co_return outcome::failure(errc::not_logged_in,
-                                   "not authenticated: please login first with 'avn user login'");
+        if (const auto& e = sessions_.restore_error()) {
+            return answer(
+                outcome::failure(e->code == platform::store_errc::locked ? errc::keyring_locked
+                                                                         : errc::keyring_error,
+                                 "cannot read the session from the store: " + e->message));
+        }
+        return answer(outcome::failure(
+            errc::not_logged_in, "not authenticated: please login first with 'avn user login'"));
     }
     kept* k = nullptr;
     if (name.empty()) {
         k = session_entry();
     } else {
         k = find(name);
+        if (k == nullptr && refreshed) {
+            return answer(outcome::failure(errc::api_error, "the API refused token '" + name +
+                                                                "'; ask again to re-create it"));
+        }
         // Absent options keep what an existing token has; given ones that
         // differ replace it.
         const auto asked_age = int_arg(a, "max_age_seconds");
         const std::int64_t max_age =
             asked_age.value_or(k != nullptr && k->max_age > 0 ? k->max_age : cfg_.default_max_age);
         if (max_age < 600 || max_age > 315360000) {
-            co_return outcome::failure(errc::bad_request,
-                                       "\"max_age_seconds\" must be 600..315360000");
+            return answer(
+                outcome::failure(errc::bad_request, "\"max_age_seconds\" must be 600..315360000"));
         }
         const auto* asked_scopes = a.if_contains("scopes");
         if (asked_scopes != nullptr && !asked_scopes->is_array()) {
-            co_return outcome::failure(errc::bad_request, "\"scopes\" must be a list of strings");
+            return answer(
+                outcome::failure(errc::bad_request, "\"scopes\" must be a list of strings"));
         }
-        boost::json::value scopes = asked_scopes != nullptr ? *asked_scopes
-                                    : k != nullptr          ? k->scopes
-                                                            : boost::json::value(nullptr);
         const bool expired = k != nullptr && k->expiry && *k->expiry <= clock_.now();
-        if (k == nullptr || expired || k->max_age != max_age || k->scopes != scopes) {
-            auto out = co_await create_derived(name, max_age, scopes);
-            if (!out.ok) {
-                co_return out;
-            }
-            k = find(name);
+        const boost::json::value none;
+        const auto& scopes = asked_scopes != nullptr ? *asked_scopes
+                             : k != nullptr          ? k->scopes
+                                                     : none;
+        if (!created && (k == nullptr || expired || k->max_age != max_age || k->scopes != scopes)) {
+            return {std::nullopt, token_step::action::create, name, max_age, scopes};
         }
     }
     if (k == nullptr) {
-        co_return outcome::failure(errc::not_logged_in,
-                                   "not authenticated: please login first with 'avn user login'");
+        return answer(outcome::failure(
+            errc::not_logged_in, "not authenticated: please login first with 'avn user login'"));
     }
     k->last_requested = clock_.steady_now();
     if (!k->next_check && k->failures == 0) {
         plan(*k);
         kick();
     }
-    if (k->expiry) {
-        const auto need = std::chrono::seconds(min_ttl);
-        if (*k->expiry - clock_.now() < need) {
-            if (k->max_age > 0 && min_ttl > k->max_age) {
-                co_return outcome::failure(errc::insufficient_ttl,
+    if (k->expiry && *k->expiry - clock_.now() < std::chrono::seconds(min_ttl)) {
+        if (refreshed) {
+            return answer(outcome::failure(
+                errc::insufficient_ttl,
+                "cannot provide a token valid for " + std::to_string(min_ttl) + " s" +
+                    (k->last_error.empty() ? std::string() : ": " + k->last_error)));
+        }
+        if (k->max_age > 0 && min_ttl > k->max_age) {
+            return answer(outcome::failure(errc::insufficient_ttl,
                                            "cannot provide a token valid for " +
                                                std::to_string(min_ttl) + " s: its max age is " +
-                                               std::to_string(k->max_age) + " s");
-            }
-            if (!name.empty() && !k->extend_when_used) {
-                const auto max_age = k->max_age;
-                boost::json::value scopes = k->scopes;
-                auto out = co_await create_derived(name, max_age, std::move(scopes));
-                if (!out.ok) {
-                    co_return out;
-                }
-            } else {
-                co_await refresh(name);
-            }
-            k = find(name);
-            if (k == nullptr) {
-                co_return outcome::failure(
-                    name.empty() ? errc::not_logged_in : errc::api_error,
-                    name.empty()
-                        ? "the session ended: " + sessions_.cleared_why()
-                        : "the API refused token '" + name + "'; ask again to re-create it");
-            }
-            if (k->expiry && *k->expiry - clock_.now() < need) {
-                co_return outcome::failure(
-                    errc::insufficient_ttl,
-                    "cannot provide a token valid for " + std::to_string(min_ttl) + " s" +
-                        (k->last_error.empty() ? std::string() : ": " + k->last_error));
-            }
+                                               std::to_string(k->max_age) + " s"));
         }
+        if (!name.empty() && !k->extend_when_used) {
+            return {std::nullopt, token_step::action::rotate, name, k->max_age, k->scopes};
+        }
+        return {std::nullopt, token_step::action::refresh, name, 0, nullptr};
     }
     boost::json::object r(protocol::wiping_storage());
     r["token"] = k->token.expose();
@@ -603,8 +607,33 @@ asio::awaitable<outcome> token_keeper::token_op(const boost::json::object& a) {
         r["expiry_time"] = nullptr;
         r["expires_in"] = nullptr;
     }
-    r["user_email"] = sessions_.current() != nullptr ? sessions_.current()->email : "";
-    co_return outcome::success(boost::json::value(std::move(r), protocol::wiping_storage()));
+    r["user_email"] = sessions_.current()->email;
+    return answer(outcome::success(boost::json::value(std::move(r), protocol::wiping_storage())));
+}
+
+std::optional<outcome> token_keeper::token_now(const boost::json::object& a) {
+    return next_token_step(a, false, false).answer;
+}
+
+asio::awaitable<outcome> token_keeper::token_op(const boost::json::object& a) {
+    bool created = false;
+    bool refreshed = false;
+    for (;;) {
+        auto step = next_token_step(a, created, refreshed);
+        if (step.answer) {
+            co_return std::move(*step.answer);
+        }
+        if (step.act == token_step::action::refresh) {
+            co_await refresh(step.name);
+            refreshed = true;
+            continue;
+        }
+        auto out = co_await create_derived(step.name, step.max_age, std::move(step.scopes));
+        if (!out.ok) {
+            co_return out;
+        }
+        (step.act == token_step::action::create ? created : refreshed) = true;
+    }
 }
 
 asio::awaitable<outcome> token_keeper::token_check_op(const boost::json::object& a) {
@@ -774,8 +803,9 @@ asio::awaitable<void> token_keeper::drop_derived(const platform::secret* with) {
     kick();
 }
 
-boost::json::value token_keeper::status() const {
-    boost::json::array out;
+boost::json::value token_keeper::status(const boost::json::storage_ptr& sp) const {
+    boost::json::array out(sp);
+    out.reserve(tokens_.size());
     const auto now = clock_.steady_now();
     const auto server_now = clock_.now();
     auto at = [&](steady_time t) {
@@ -783,7 +813,8 @@ boost::json::value token_keeper::status() const {
             server_now + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - now));
     };
     for (const auto& [name, k] : tokens_) {
-        boost::json::object o;
+        boost::json::object o(sp);
+        o.reserve(10);
         o["name"] = name.empty() ? boost::json::value(nullptr) : boost::json::value(name);
         o["token_prefix"] = k.prefix;
         o["expiry_time"] = k.expiry ? boost::json::value(format_iso8601(*k.expiry)) : nullptr;

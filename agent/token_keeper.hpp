@@ -91,6 +91,16 @@ class token_keeper {
         std::shared_ptr<in_flight> refreshing;
     };
 
+    /// What a `token` request needs next: its answer, or an API step first.
+    struct token_step {
+        std::optional<outcome> answer;
+        enum class action { none, create, rotate, refresh } act = action::none;
+        std::string name;
+        std::int64_t max_age = 0;
+        boost::json::value scopes;
+    };
+    token_step next_token_step(const boost::json::object& a, bool created, bool refreshed);
+    std::optional<outcome> token_now(const boost::json::object& a);
     asio::awaitable<outcome> token_op(const boost::json::object& a);
     asio::awaitable<outcome> token_check_op(const boost::json::object& a);
     asio::awaitable<void> run_scheduler();
@@ -114,7 +124,7 @@ class token_keeper {
     /// Revokes every derived token (with `with`, else with itself) and
     /// forgets it, store included.
     asio::awaitable<void> drop_derived(const platform::secret* with);
-    [[nodiscard]] boost::json::value status() const;
+    [[nodiscard]] boost::json::value status(const boost::json::storage_ptr& sp) const;
     [[nodiscard]] std::chrono::seconds backoff(int failures);
 
     asio::any_io_executor ex_;

@@ -3,6 +3,7 @@
 // reallocated, and when bytes are consumed, so no stale copy is left behind.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <string_view>
@@ -24,6 +25,13 @@ class wiping_buffer {
     /// Appends bytes, growing the storage (old storage is wiped, then freed).
     void append(std::string_view bytes);
     void push_back(char c) { append(std::string_view(&c, 1)); }
+    /// Makes room for at least `n` more bytes and returns where they go;
+    /// `commit` then adds the bytes actually written there.
+    char* prepare(std::size_t n) {
+        reserve(size_ + n);
+        return data_.get() + size_;
+    }
+    void commit(std::size_t n) noexcept { size_ += std::min(n, capacity_ - size_); }
     /// Removes the first `n` bytes; the vacated tail is wiped.
     void consume(std::size_t n) noexcept;
     /// Wipes the contents and releases the storage.

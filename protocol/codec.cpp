@@ -110,14 +110,15 @@ const char* over_limit(const boost::json::value& v, const limits& lim) {
     }
 }
 
+// Serializes straight into `out`: no copy of the value and no staging
+// buffer that would hold the bytes (tokens, for one) a second time.
 void append_json(wiping_buffer& out, const boost::json::value& jv) {
     boost::json::serializer sr;
     sr.reset(&jv);
-    std::array<char, 4096> chunk;
     while (!sr.done()) {
-        out.append(sr.read(chunk.data(), chunk.size()));
+        constexpr std::size_t step = 512;
+        out.commit(sr.read(out.prepare(step), step).size());
     }
-    secure_wipe(chunk.data(), chunk.size());
 }
 
 }  // namespace
@@ -280,12 +281,14 @@ decode_result frame_decoder::decode_line(std::string_view line) const {
 
 void encode_result(wiping_buffer& out, const boost::json::value& id,
                    const boost::json::value& result) {
-    boost::json::object o(wiping_storage());
-    o["v"] = version;
-    o["id"] = id;
-    o["result"] = result;
-    append_json(out, o);
-    out.push_back('\n');
+    // Written piecewise so that the result is not copied into a wrapper.
+    out.append(R"({"v":)");
+    out.append(std::to_string(version));
+    out.append(R"(,"id":)");
+    append_json(out, id);
+    out.append(R"(,"result":)");
+    append_json(out, result);
+    out.append("}\n");
 }
 
 void encode_error(wiping_buffer& out, const boost::json::value& id, const error& err) {

@@ -1,6 +1,8 @@
 // ISO 8601 parsing as the token keeper needs it for the API's times.
 #include <gtest/gtest.h>
 
+#include <ctime>
+
 #include "agent/iso8601.hpp"
 
 namespace avn::agent {
@@ -32,6 +34,20 @@ TEST(iso8601, formats_what_it_parses) {
     const auto t = parse_iso8601("2026-12-28T15:16:30Z");
     ASSERT_TRUE(t);
     EXPECT_EQ(format_iso8601(*t), "2026-12-28T15:16:30Z");
+}
+
+TEST(iso8601, formats_like_gmtime_and_strftime) {
+    // Every day boundary, leap day and month end from 1970 to 2100, and
+    // odd seconds in between, against the C library's formatting.
+    for (std::int64_t t = 0; t < 4102444800; t += 86400 / 4 + 7) {
+        const std::time_t tt = static_cast<std::time_t>(t);
+        std::tm tm{};
+        ASSERT_NE(::gmtime_r(&tt, &tm), nullptr);
+        char want[32];
+        std::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        const auto at = std::chrono::system_clock::from_time_t(tt) + std::chrono::milliseconds(999);
+        ASSERT_EQ(format_iso8601(at), want) << t;
+    }
 }
 
 }  // namespace
