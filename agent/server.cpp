@@ -96,8 +96,9 @@ class connection : public std::enable_shared_from_this<connection> {
             if (closing_ || closed_) {
                 break;
             }
-            if (in_flight_ >= cfg.max_in_flight) {
-                // Back-pressure: stop reading until a request completes.
+            if (in_flight_ >= cfg.max_in_flight || backlogged()) {
+                // Back-pressure: stop reading until a request completes or
+                // the peer has read enough of its replies.
                 slot_timer_.expires_at(asio::steady_timer::time_point::max());
                 co_await slot_timer_.async_wait(use_tuple);
                 continue;
@@ -140,7 +141,7 @@ class connection : public std::enable_shared_from_this<connection> {
     // at once are, in order, and their replies leave in one write; the others
     // run as coroutines and reply when done.
     void drain_decoder() {
-        while (!closing_ && !closed_ && in_flight_ < srv_.config_.max_in_flight) {
+        while (!closing_ && !closed_ && in_flight_ < srv_.config_.max_in_flight && !backlogged()) {
             auto r = decoder_.next();
             if (r.what == protocol::decode_result::kind::need_more) {
                 break;
@@ -245,6 +246,7 @@ class connection : public std::enable_shared_from_this<connection> {
             auto [ec, n] = co_await asio::async_write(
                 sock_, asio::buffer(sending_.data(), sending_.size()), use_tuple);
             sending_.consume(sending_.size());
+            slot_timer_.cancel();  // the reader may be waiting for the backlog to drain
             if (ec) {
                 log_debug(describe(info_) + ": write failed: " + ec.message());
                 close();
@@ -262,6 +264,13 @@ class connection : public std::enable_shared_from_this<connection> {
     }
 
     void touch() { last_activity_ = std::chrono::steady_clock::now(); }
+
+    /// Replies the peer has not read yet are capped: a client that keeps
+    /// sending without reading is no longer read from (and then times out
+    /// on its replies) instead of growing the agent's memory.
+    [[nodiscard]] bool backlogged() const noexcept {
+        return pending_.size() + sending_.size() > srv_.config_.max_reply_backlog;
+    }
 
     server& srv_;
     asio::local::stream_protocol::socket sock_;

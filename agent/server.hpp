@@ -33,6 +33,8 @@ struct server_config {
     std::chrono::milliseconds shutdown_grace{std::chrono::seconds(3)};
     std::size_t max_connections = 4096;
     std::size_t max_in_flight = 16;  ///< per connection
+    /// Reply bytes a connection may have unread before it is no longer read.
+    std::size_t max_reply_backlog = 1024 * 1024;
     protocol::limits limits;
 };
 

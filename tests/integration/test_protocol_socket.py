@@ -2,11 +2,12 @@
 input, concurrency, deadlines and caps."""
 
 import json
+import select
 import socket
 import threading
 import time
 
-from harness import Client, TestCase
+from harness import Client, TestCase, wait_for
 
 
 class Outcomes(TestCase):
@@ -140,6 +141,35 @@ class Concurrency(TestCase):
         for _ in range(6):
             self.assertIn("result", c.call("hello"))
             time.sleep(0.2)
+
+    def test_a_client_that_never_reads_its_replies_stops_being_read(self):
+        # Each `hello` reply is ~15 times its request: without a cap on unread
+        # replies the agent would go on reading, and its memory would grow
+        # until the write deadline (long here) closed the connection.
+        agent = self.start_agent("--write-timeout", "120")
+        c = agent.client()
+        c.sock.setblocking(False)
+        chunk = (json.dumps({"v": 1, "id": 1, "op": "hello"}).encode() + b"\n") * 2000
+        sent = 0
+        while sent < 8 << 20:
+            try:
+                sent += c.sock.send(chunk)
+            except BlockingIOError:
+                if not select.select([], [c.sock], [], 1.0)[1]:
+                    break  # the agent stopped reading
+        self.assertLess(sent, 8 << 20, "the agent kept reading a client that reads nothing")
+        self.assertIn("result", agent.call("hello"))  # others are served meanwhile
+        # Once the client reads, the agent reads again: every whole request
+        # sent is answered.
+        line_len = len(chunk) // 2000
+        c.sock.setblocking(True)
+        c.sock.settimeout(20)
+        replies = 0
+        while replies < sent // line_len:
+            data = c.sock.recv(1 << 20)
+            self.assertTrue(data, "the agent closed the connection")
+            replies += data.count(b"\n")
+        self.assertEqual(replies, sent // line_len)
 
     def test_connections_over_the_cap_are_refused_with_an_error(self):
         agent = self.start_agent("--max-connections", "3")
