@@ -45,7 +45,8 @@ mkdir -m 700 "$work/run" "$work/data" "$work/config" "$work/cache"
 export HOME="$work" XDG_RUNTIME_DIR="$work/run" XDG_DATA_HOME="$work/data" \
   XDG_CONFIG_HOME="$work/config" XDG_CACHE_HOME="$work/cache"
 unset AVN_AGENT_SOCK AVN_AGENT_PID SSH_AUTH_SOCK SSH_AGENT_PID DISPLAY WAYLAND_DISPLAY \
-  DBUS_SESSION_BUS_ADDRESS AIVEN_AUTH_TOKEN AIVEN_WEB_URL AIVEN_CA_CERT AVN_AGENT_KEYRING
+  DBUS_SESSION_BUS_ADDRESS AIVEN_AUTH_TOKEN AIVEN_WEB_URL AIVEN_CA_CERT AVN_AGENT_KEYRING \
+  SSL_CERT_FILE SSL_CERT_DIR
 
 wait_for_line() {  # FILE PID
   local i
@@ -107,7 +108,7 @@ report() {  # STATE
   awk '/^[0-9a-f]+-[0-9a-f]+ / {name = NF >= 6 ? $6 : "[anon]"; next}
        /^Rss:/ {rss[name] += $2}
        END {for (n in rss) if (rss[n] > 0) printf "%8d  %s\n", rss[n], n}' "/proc/$pid/smaps" |
-    sort -rn | head -n "$top"
+    sort -rn | awk -v n="$top" 'NR <= n'
   printf '         threads %s, mappings of shared libraries %s\n\n' \
     "$(awk '/^Threads:/ {print $2}' "/proc/$pid/status")" \
     "$(awk '$6 ~ /\.so/ {print $6}' "/proc/$pid/maps" | sort -u | wc -l)"
