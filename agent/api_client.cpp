@@ -1,11 +1,15 @@
 #include "agent/api_client.hpp"
 
+#include <dirent.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -145,6 +149,28 @@ error make_error(error_kind kind, std::string message) {
     e.kind = kind;
     e.message = std::move(message);
     return e;
+}
+
+// Whether `dir` holds at least one certificate link named by subject hash ("1a2b3c4d.0"),
+// the names OpenSSL's folder lookup opens.
+bool has_hash_links(const char* dir) {
+    DIR* d = ::opendir(dir);
+    if (d == nullptr) {
+        return false;
+    }
+    bool found = false;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string_view name = e->d_name;
+        const auto is_hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+        if (name.size() >= 10 && name[8] == '.' &&
+            std::all_of(name.begin(), name.begin() + 8, is_hex) &&
+            name.find_first_not_of("0123456789", 9) == std::string_view::npos) {
+            found = true;
+            break;
+        }
+    }
+    ::closedir(d);
+    return found;
 }
 
 // Where requests go, from the base URL.
@@ -422,11 +448,17 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
            std::chrono::seconds{second};
 }
 
+struct x509_infos_free {
+    void operator()(STACK_OF(X509_INFO) * s) const noexcept {
+        sk_X509_INFO_pop_free(s, X509_INFO_free);
+    }
+};
+using x509_infos = std::unique_ptr<STACK_OF(X509_INFO), x509_infos_free>;
+
 struct client::impl {
     impl(asio::any_io_executor e, config c)
         : ex(std::move(e)),
           cfg(std::move(c)),
-          tls_ctx(ssl::context::tls_client),
           user_agent(std::string("avn-agent/") + avn::version_string) {
         config_error = setup();
     }
@@ -434,14 +466,20 @@ struct client::impl {
     asio::any_io_executor ex;
     config cfg;
     target tgt;
-    ssl::context tls_ctx;
+    // Built at the first https request, not at start: OpenSSL's context and
+    // the trust store cost memory that an agent never asked to talk to the
+    // API (or not yet) should not pay.
+    std::optional<ssl::context> tls_ctx;
+    // The certificates (and CRLs) of `extra_ca_file`, read (and so checked) at start.
+    x509_infos extra_cas;
     std::string user_agent;
     std::optional<error> config_error;
     std::deque<std::unique_ptr<connection>> idle;  // most recently used at the back
     std::uint64_t opened = 0;
 
     std::optional<error> setup();
-    std::optional<error> setup_tls();
+    std::optional<error> read_extra_cas();
+    boost::system::result<ssl::context*, error> tls_context();
 
     static asio::awaitable<result> start(std::shared_ptr<impl> self, http::verb method,
                                          std::string path, const json::value* body,
@@ -487,46 +525,107 @@ std::optional<error> client::impl::setup() {
     if (cfg.max_body_bytes == 0) {
         return make_error(error_kind::bad_config, "the API response size limit must be positive");
     }
-    return tgt.tls ? setup_tls() : std::nullopt;
-}
-
-std::optional<error> client::impl::setup_tls() {
-    SSL_CTX* native = tls_ctx.native_handle();
-    if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
-        return make_error(error_kind::bad_config, "cannot require TLS 1.2 in OpenSSL");
-    }
-    tls_ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
-    tls_ctx.set_verify_mode(ssl::verify_peer);
-    error_code ec;
-    if (cfg.use_system_trust) {
-        tls_ctx.set_default_verify_paths(ec);
-        if (ec) {
-            return make_error(error_kind::bad_config,
-                              "cannot load the system's trusted certificates: " + ec.message());
-        }
+    if (!tgt.tls) {
+        return std::nullopt;
     }
     if (!cfg.extra_ca_file.empty()) {
-        // OpenSSL's own message for a missing file is vague; errno names the problem.
-        std::FILE* f = std::fopen(cfg.extra_ca_file.c_str(), "r");
-        if (f == nullptr) {
-            return make_error(error_kind::bad_config,
-                              "cannot read the CA file '" + cfg.extra_ca_file +
-                                  "' (AIVEN_CA_CERT): " + std::strerror(errno));
-        }
-        std::fclose(f);
-        tls_ctx.load_verify_file(cfg.extra_ca_file, ec);
-        if (ec) {
-            return make_error(
-                error_kind::bad_config,
-                "the CA file '" + cfg.extra_ca_file +
-                    "' (AIVEN_CA_CERT) holds no usable PEM certificate: " + ec.message());
-        }
-    } else if (!cfg.use_system_trust) {
+        return read_extra_cas();
+    }
+    if (!cfg.use_system_trust) {
         return make_error(error_kind::bad_config,
                           "no trusted certificates: the system store is off and no CA file "
                           "was given");
     }
     return std::nullopt;
+}
+
+std::optional<error> client::impl::read_extra_cas() {
+    // OpenSSL's own message for a missing file is vague; errno names the problem.
+    std::FILE* f = std::fopen(cfg.extra_ca_file.c_str(), "r");
+    if (f == nullptr) {
+        return make_error(error_kind::bad_config, "cannot read the CA file '" + cfg.extra_ca_file +
+                                                      "' (AIVEN_CA_CERT): " + std::strerror(errno));
+    }
+    // What load_verify_file reads: certificates and CRLs, other PEM blocks skipped.
+    ERR_clear_error();
+    extra_cas.reset(PEM_X509_INFO_read(f, nullptr, nullptr, nullptr));
+    std::fclose(f);
+    std::string why = "no certificate found";
+    if (!extra_cas) {
+        if (const char* reason = ERR_reason_error_string(ERR_peek_last_error())) {
+            why = reason;
+        }
+    }
+    ERR_clear_error();
+    bool any = false;
+    for (int i = 0; extra_cas && i < sk_X509_INFO_num(extra_cas.get()); ++i) {
+        const X509_INFO* info = sk_X509_INFO_value(extra_cas.get(), i);
+        any = any || info->x509 != nullptr || info->crl != nullptr;
+    }
+    if (!any) {
+        extra_cas.reset();
+        return make_error(error_kind::bad_config,
+                          "the CA file '" + cfg.extra_ca_file +
+                              "' (AIVEN_CA_CERT) holds no usable PEM certificate: " + why);
+    }
+    return std::nullopt;
+}
+
+boost::system::result<ssl::context*, error> client::impl::tls_context() {
+    if (tls_ctx) {
+        return &*tls_ctx;
+    }
+    ssl::context ctx(ssl::context::tls_client);
+    SSL_CTX* native = ctx.native_handle();
+    if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
+        return make_error(error_kind::bad_config, "cannot require TLS 1.2 in OpenSSL");
+    }
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+    ctx.set_verify_mode(ssl::verify_peer);
+    X509_STORE* store = SSL_CTX_get_cert_store(native);
+    if (cfg.use_system_trust) {
+        // Not set_default_verify_paths: that parses the whole CA bundle (some 140
+        // certificates) into memory for the life of the context. The hashed folder
+        // (SSL_CERT_DIR, else OpenSSL's default, /etc/ssl/certs on Debian) holds the same
+        // certificates, and its lookup loads only those a chain needs. A bundle named by
+        // SSL_CERT_FILE is still read, as OpenSSL would; so is the default bundle when the
+        // default folder has no hash links (some distributions ship only the bundle).
+        const char* file = std::getenv(X509_get_default_cert_file_env());
+        const char* dir = std::getenv(X509_get_default_cert_dir_env());
+        const char* bundle = nullptr;
+        if (file != nullptr && *file != '\0') {
+            bundle = file;
+        } else if ((dir == nullptr || *dir == '\0') &&
+                   !has_hash_links(X509_get_default_cert_dir())) {
+            bundle = X509_get_default_cert_file();
+        }
+        if (bundle != nullptr) {
+            X509_LOOKUP* by_file = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+            if (by_file == nullptr ||
+                X509_LOOKUP_load_file(by_file, bundle, X509_FILETYPE_PEM) != 1) {
+                // Like OpenSSL's default paths: a bundle that cannot be read adds nothing.
+                ERR_clear_error();
+            }
+        }
+        X509_LOOKUP* by_dir = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+        if (by_dir == nullptr || X509_LOOKUP_add_dir(by_dir, nullptr, X509_FILETYPE_DEFAULT) != 1) {
+            ERR_clear_error();
+            return make_error(error_kind::bad_config,
+                              "cannot use the system's trusted certificates (" +
+                                  std::string(X509_get_default_cert_dir()) + ")");
+        }
+    }
+    for (int i = 0; extra_cas && i < sk_X509_INFO_num(extra_cas.get()); ++i) {
+        const X509_INFO* info = sk_X509_INFO_value(extra_cas.get(), i);
+        if ((info->x509 != nullptr && X509_STORE_add_cert(store, info->x509) != 1) ||
+            (info->crl != nullptr && X509_STORE_add_crl(store, info->crl) != 1)) {
+            ERR_clear_error();
+            return make_error(error_kind::bad_config, "cannot trust the certificates of '" +
+                                                          cfg.extra_ca_file + "' (AIVEN_CA_CERT)");
+        }
+    }
+    tls_ctx.emplace(std::move(ctx));
+    return &*tls_ctx;
 }
 
 std::chrono::milliseconds client::impl::limit(phase p) const {
@@ -654,7 +753,11 @@ asio::awaitable<boost::system::result<std::unique_ptr<connection>, error>> clien
     }
     auto conn = std::make_unique<connection>();
     if (tgt.tls) {
-        conn->tls.emplace(ex, tls_ctx);
+        auto ctx = tls_context();
+        if (ctx.has_error()) {
+            co_return ctx.error();
+        }
+        conn->tls.emplace(ex, **ctx);
         SSL* native = conn->tls->native_handle();
         if (tgt.ip) {
             // RFC 6066 forbids IP literals in SNI; the certificate must carry the IP instead.
@@ -891,6 +994,29 @@ std::uint64_t client::connections_opened() const {
 
 std::size_t client::idle_connections() const {
     return impl_->idle.size();
+}
+
+bool client::tls_context_built() const {
+    return impl_->tls_ctx.has_value();
+}
+
+std::size_t client::trusted_certificates_loaded() const {
+    if (!impl_->tls_ctx) {
+        return 0;
+    }
+    X509_STORE* store = SSL_CTX_get_cert_store(impl_->tls_ctx->native_handle());
+    std::size_t n = 0;
+    // The store's objects may be read under its lock only.
+    if (X509_STORE_lock(store) == 1) {
+        STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+        for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+            if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objects, i)) == X509_LU_X509) {
+                ++n;
+            }
+        }
+        X509_STORE_unlock(store);
+    }
+    return n;
 }
 
 }  // namespace avn::agent::api

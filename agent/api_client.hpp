@@ -28,8 +28,10 @@ struct config {
     /// PEM file of CA certificates trusted in addition to the system store
     /// (or instead of it when `use_system_trust` is false). Empty: none.
     std::string extra_ca_file;
-    /// Trust OpenSSL's default verify paths (which honour SSL_CERT_FILE and
-    /// SSL_CERT_DIR).
+    /// Trust the system's certificates: the hashed folder of OpenSSL's
+    /// default paths (SSL_CERT_DIR, else /etc/ssl/certs on Debian), from
+    /// which only the certificates a chain needs are loaded, plus the bundle
+    /// SSL_CERT_FILE names when it is set.
     bool use_system_trust = true;
     /// Per-phase deadlines; each must be positive. `read_timeout` covers the
     /// whole response, headers and body.
@@ -107,12 +109,13 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
 /// state alive and finish on their own.
 class client {
   public:
-    /// Parses the URL and builds the TLS context. A problem does not throw: it
-    /// is kept and returned by `validate()` and by every request. https:// is
-    /// always accepted; http:// only for a loopback host (127.0.0.0/8, ::1,
+    /// Parses the URL and reads `extra_ca_file`; the TLS context is built at
+    /// the first https request. A problem does not throw: it is kept and
+    /// returned by `validate()` and by every request. https:// is always
+    /// accepted; http:// only for a loopback host (127.0.0.0/8, ::1,
     /// localhost), because the token would otherwise cross the network in
-    /// clear. A missing or unreadable `extra_ca_file` is a bad_config error
-    /// naming the file.
+    /// clear. A missing or unreadable `extra_ca_file`, or one without a PEM
+    /// certificate, is a bad_config error naming the file.
     client(boost::asio::any_io_executor ex, config cfg);
     ~client();
     client(const client&) = delete;
@@ -143,6 +146,10 @@ class client {
     [[nodiscard]] std::uint64_t connections_opened() const;
     /// Connections idle in the pool now.
     [[nodiscard]] std::size_t idle_connections() const;
+    /// For tests: whether the TLS context has been built, and how many
+    /// certificates its trust store holds in memory now.
+    [[nodiscard]] bool tls_context_built() const;
+    [[nodiscard]] std::size_t trusted_certificates_loaded() const;
 
   private:
     struct impl;

@@ -900,6 +900,83 @@ TEST_F(api_client, untrusted_certificate_is_a_tls_error) {
     EXPECT_TRUE(fx().requests_for("/v1/project").empty());
 }
 
+// Sets (or with nullptr unsets) an environment variable for one scope.
+class scoped_env {
+  public:
+    scoped_env(const char* name, const char* value) : name_(name) {
+        if (const char* old = std::getenv(name)) {
+            old_ = old;
+        }
+        if (value != nullptr) {
+            ::setenv(name, value, 1);
+        } else {
+            ::unsetenv(name);
+        }
+    }
+    ~scoped_env() {
+        if (old_) {
+            ::setenv(name_, old_->c_str(), 1);
+        } else {
+            ::unsetenv(name_);
+        }
+    }
+    scoped_env(const scoped_env&) = delete;
+    scoped_env& operator=(const scoped_env&) = delete;
+
+  private:
+    const char* name_;
+    std::optional<std::string> old_;
+};
+
+TEST_F(api_client, tls_context_is_built_at_the_first_request) {
+    const scoped_env no_file("SSL_CERT_FILE", nullptr);
+    auto system_only = cfg();
+    system_only.extra_ca_file.clear();
+    system_only.use_system_trust = true;
+    api::client c(io_.get_executor(), system_only);
+    ASSERT_FALSE(c.validate().has_value()) << c.validate()->message;
+    EXPECT_FALSE(c.tls_context_built());
+    auto r = call(c, http::verb::get, "/v1/project");
+    ASSERT_TRUE(r.has_error());
+    EXPECT_EQ(r.error().kind, api::error_kind::tls);
+    EXPECT_TRUE(c.tls_context_built());
+    // The system store is looked up in its hashed folder: the CA bundle (some 140
+    // certificates on Debian) is not parsed into memory, and the fake's issuer is in none.
+    EXPECT_LT(c.trusted_certificates_loaded(), 5U);
+}
+
+TEST_F(api_client, system_trust_follows_ssl_cert_dir) {
+    temp_dir dir;
+    ASSERT_FALSE(dir.path().empty());
+    ASSERT_EQ(run_program({"cp", fake().ca_file, dir.path() + "/fake-ca.pem"}), 0);
+    ASSERT_EQ(run_program({"openssl", "rehash", dir.path()}), 0);
+    const scoped_env no_file("SSL_CERT_FILE", nullptr);
+    const scoped_env cert_dir("SSL_CERT_DIR", dir.path().c_str());
+    auto system_only = cfg();
+    system_only.extra_ca_file.clear();
+    system_only.use_system_trust = true;
+    api::client c(io_.get_executor(), system_only);
+    auto r = call(c, http::verb::get, "/v1/project");
+    // Trusted (an HTTP error without a token, not a TLS one), through the hash lookup alone.
+    ASSERT_TRUE(r.has_error());
+    EXPECT_EQ(r.error().kind, api::error_kind::http_status) << r.error().message;
+    EXPECT_EQ(c.trusted_certificates_loaded(), 1U);
+}
+
+TEST_F(api_client, system_trust_reads_ssl_cert_file) {
+    temp_dir dir;
+    ASSERT_FALSE(dir.path().empty());
+    const scoped_env file("SSL_CERT_FILE", fake().ca_file.c_str());
+    const scoped_env cert_dir("SSL_CERT_DIR", dir.path().c_str());
+    auto system_only = cfg();
+    system_only.extra_ca_file.clear();
+    system_only.use_system_trust = true;
+    api::client c(io_.get_executor(), system_only);
+    auto r = call(c, http::verb::get, "/v1/project");
+    ASSERT_TRUE(r.has_error());
+    EXPECT_EQ(r.error().kind, api::error_kind::http_status) << r.error().message;
+}
+
 TEST_F(api_client, handshake_deadline_is_a_timeout) {
     // A listener that never accepts: the kernel completes TCP, nobody speaks TLS.
     asio::ip::tcp::acceptor silent(io_, {asio::ip::make_address("127.0.0.1"), 0});
