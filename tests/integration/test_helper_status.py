@@ -89,4 +89,5 @@ class Linkage(TestCase):
     def test_agent_links_what_it_needs(self):
         out = subprocess.run(["ldd", binary("avn-agent")], capture_output=True, text=True,
                              check=True).stdout
-        self.assertIn("libsystemd", out)
+        for lib in ("libssl", "libsecret", "libsystemd"):
+            self.assertIn(lib, out)
