@@ -103,29 +103,30 @@ class connection : public std::enable_shared_from_this<connection> {
                 co_await slot_timer_.async_wait(use_tuple);
                 continue;
             }
-            reader_waiting_ = true;
+            if (peer_done_) {
+                break;  // every whole line has been handed out
+            }
             if (in_flight_ == 0) {
                 touch();  // silence from here on counts toward the idle deadline
             }
-            // A read (not a wait for readability, which Asio re-arms with a
-            // system call each time) lets the reactor skip both the extra
-            // epoll_ctl and, after a short read, a speculative read that would
-            // only find the socket empty.
+            // A read, not a wait for readability: Asio re-arms a wait with an
+            // epoll_ctl each time, while a read costs one speculative read
+            // that finds the socket empty.
             auto [ec, n] = co_await sock_.async_read_some(asio::buffer(inbox_), use_tuple);
-            reader_waiting_ = false;
             if (closed_) {
                 break;
             }
             if (ec || n == 0) {
+                // The peer is done sending; what it sent is still answered,
+                // waiting for slots and for it to read, as above.
                 peer_done_ = true;
-                break;
+                continue;
             }
             touch();
             decoder_.feed(std::string_view(inbox_.data(), n));
             platform::wipe(inbox_.data(), n);
         }
-        if (peer_done_ && !closed_ && !decoder_.failed()) {
-            drain_decoder();
+        if (peer_done_ && !closed_ && !closing_ && !decoder_.failed()) {
             if (decoder_.buffered() != 0) {
                 // The peer half-closed in the middle of a line.
                 queue_error(nullptr, protocol::error{protocol::errc::bad_json,
@@ -286,7 +287,6 @@ class connection : public std::enable_shared_from_this<connection> {
     std::chrono::steady_clock::time_point write_started_{};
     std::size_t in_flight_ = 0;
     bool writing_ = false;
-    bool reader_waiting_ = false;
     bool peer_done_ = false;
     bool closing_ = false;
     bool closed_ = false;

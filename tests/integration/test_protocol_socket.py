@@ -82,6 +82,20 @@ class Outcomes(TestCase):
         ids = sorted(c.read_line()["id"] for _ in range(100))
         self.assertEqual(ids, list(range(100)))
 
+    def test_many_requests_then_half_close_are_all_answered(self):
+        # More replies than the agent keeps unread (1 MiB): it must wait for
+        # the client to read, not take the rest for a truncated line.
+        c = self.agent.client(timeout=30)
+        c.send_raw(b"".join(json.dumps({"v": 1, "id": i, "op": "hello"}).encode() + b"\n"
+                            for i in range(4000)))
+        c.sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := c.sock.recv(1 << 20):
+            data += chunk
+        replies = [json.loads(line) for line in data.splitlines()]
+        self.assertEqual([r.get("id") for r in replies], list(range(4000)))
+        self.assertTrue(all("result" in r for r in replies))
+
     def test_client_that_sends_a_request_and_half_closes_gets_its_reply(self):
         c = self.agent.client()
         c.send_raw(b'{"v":1,"id":"x","op":"hello"}\n')
