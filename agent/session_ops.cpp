@@ -119,7 +119,12 @@ asio::awaitable<void> session_ops::refresh_meta() {
         log_warning("cannot read the session token's metadata: " + r.error().message);
         co_return;
     }
-    const auto* tokens = r->body.is_object() ? r->body.get_object().if_contains("tokens") : nullptr;
+    co_await apply_meta(token, r->body);
+}
+
+asio::awaitable<void> session_ops::apply_meta(const platform::secret& token,
+                                              const boost::json::value& listing) {
+    const auto* tokens = listing.is_object() ? listing.get_object().if_contains("tokens") : nullptr;
     if (tokens == nullptr || !tokens->is_array()) {
         log_warning("GET /v1/access_token answered without a token list");
         co_return;
@@ -215,7 +220,8 @@ asio::awaitable<void> session_ops::check_restored() {
         }
         co_return;
     }
-    co_await refresh_meta();
+    // The same listing says the session's expiry: no second request.
+    co_await apply_meta(token, r->body);
 }
 
 asio::awaitable<outcome> session_ops::start_session(std::string email, platform::secret token) {

@@ -47,6 +47,11 @@ class session_ops {
   private:
     using args_t = boost::json::object;
 
+    /// Takes the session's row (`currently_active`) from a `GET
+    /// /v1/access_token` listing made with `token`.
+    asio::awaitable<void> apply_meta(const platform::secret& token,
+                                     const boost::json::value& listing);
+
     asio::awaitable<outcome> login(const args_t& a);
     asio::awaitable<outcome> login_token(const args_t& a);
     asio::awaitable<outcome> logout(const args_t& a);

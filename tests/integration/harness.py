@@ -381,15 +381,12 @@ def api_token_view(control_view, current_prefix=None, full=False):
     return view
 
 
-class UserCase(TestCase):
-    """A local Aiven fake with users, an agent that uses it, and, after each test,
-    a check that no password, OTP or token reached the agent's log."""
+class FakeUsersCase(TestCase):
+    """A local Aiven fake (self.fake) with two password users, Alice and Bob."""
 
     ALICE = "alice@example.com"
     BOB = "bob@example.com"
     PASSWORD = "correct horse 7f3a"
-    OTP = "731902"
-    agent_args = ()
 
     def setUp(self):
         super().setUp()
@@ -399,6 +396,17 @@ class UserCase(TestCase):
         self.fake.add_user(self.ALICE, self.PASSWORD, real_name="Alice Example",
                            projects=["alpha", "beta"])
         self.fake.add_user(self.BOB, self.PASSWORD, real_name="Bob", projects=["gamma"])
+
+
+class UserCase(FakeUsersCase):
+    """The fake with users, an agent that uses it, and, after each test, a check
+    that no password, OTP or token reached the agent's log."""
+
+    OTP = "731902"
+    agent_args = ()
+
+    def setUp(self):
+        super().setUp()
         self.secrets = [self.PASSWORD, self.OTP]
         self.agent = start_user_agent(self, self.fake, *self.agent_args)
         self.addCleanup(self.check_agent_log)

@@ -12,8 +12,8 @@ import stat
 import subprocess
 import time
 
-from harness import (AVN_INFO_COLUMNS, NOT_LOGGED_IN, STORED, Agent, TestCase, avn_table, binary,
-                     popen_user, run_user, wait_for)
+from harness import (AVN_INFO_COLUMNS, NOT_LOGGED_IN, STORED, Agent, FakeUsersCase, avn_table,
+                     binary, popen_user, run_user, wait_for)
 from keyring_session import PrivateKeyring
 
 # The agent's deadline for one keyring call is 5 s (docs/KEYRING.md).
@@ -21,23 +21,14 @@ KEYRING_ANSWER_LIMIT = 15.0
 STATUS_ANSWER_LIMIT = 2.0
 
 
-class KeyringCase(TestCase):
-    """A fake Aiven API with users, a private keyring, and agents started on them.
+class KeyringCase(FakeUsersCase):
+    """The fake Aiven API with users, a private keyring, and agents started on them.
     After each test, no password or token may be in the agent's log."""
 
-    ALICE = "alice@example.com"
-    BOB = "bob@example.com"
-    PASSWORD = "correct horse 7f3a"
     keyring = True
 
     def setUp(self):
         super().setUp()
-        from fake_aiven import FakeAiven
-        self.fake = FakeAiven().start()
-        self.addCleanup(self.fake.stop)
-        self.fake.add_user(self.ALICE, self.PASSWORD, real_name="Alice Example",
-                           projects=["alpha", "beta"])
-        self.fake.add_user(self.BOB, self.PASSWORD, real_name="Bob", projects=["gamma"])
         self.kr = None
         if self.keyring:
             self.kr = PrivateKeyring().start()

@@ -559,6 +559,13 @@ class api_client : public ::testing::Test {
 
     const fake_aiven& fake() const { return *shared_; }
     api::config cfg() const { return config_for(*shared_); }
+    /// The fake's address, trusting the system's certificates only.
+    api::config system_trust_only() const {
+        auto c = cfg();
+        c.extra_ca_file.clear();
+        c.use_system_trust = true;
+        return c;
+    }
     std::string where() const { return "127.0.0.1:" + std::to_string(shared_->port); }
     with_fake& fx() { return *fx_; }
 
@@ -883,9 +890,7 @@ TEST_F(api_client, untrusted_certificate_is_a_tls_error) {
               0);
     auto with_other_ca = cfg();
     with_other_ca.extra_ca_file = other_ca;
-    auto system_only = cfg();
-    system_only.extra_ca_file.clear();
-    system_only.use_system_trust = true;
+    const auto system_only = system_trust_only();
     for (const auto& config : {with_other_ca, system_only}) {
         api::client c(io_.get_executor(), config);
         ASSERT_FALSE(c.validate().has_value()) << c.validate()->message;
@@ -930,9 +935,7 @@ class scoped_env {
 
 TEST_F(api_client, tls_context_is_built_at_the_first_request) {
     const scoped_env no_file("SSL_CERT_FILE", nullptr);
-    auto system_only = cfg();
-    system_only.extra_ca_file.clear();
-    system_only.use_system_trust = true;
+    const auto system_only = system_trust_only();
     api::client c(io_.get_executor(), system_only);
     ASSERT_FALSE(c.validate().has_value()) << c.validate()->message;
     EXPECT_FALSE(c.tls_context_built());
@@ -952,9 +955,7 @@ TEST_F(api_client, system_trust_follows_ssl_cert_dir) {
     ASSERT_EQ(run_program({"openssl", "rehash", dir.path()}), 0);
     const scoped_env no_file("SSL_CERT_FILE", nullptr);
     const scoped_env cert_dir("SSL_CERT_DIR", dir.path().c_str());
-    auto system_only = cfg();
-    system_only.extra_ca_file.clear();
-    system_only.use_system_trust = true;
+    const auto system_only = system_trust_only();
     api::client c(io_.get_executor(), system_only);
     auto r = call(c, http::verb::get, "/v1/project");
     // Trusted (an HTTP error without a token, not a TLS one), through the hash lookup alone.
@@ -968,9 +969,7 @@ TEST_F(api_client, system_trust_reads_ssl_cert_file) {
     ASSERT_FALSE(dir.path().empty());
     const scoped_env file("SSL_CERT_FILE", fake().ca_file.c_str());
     const scoped_env cert_dir("SSL_CERT_DIR", dir.path().c_str());
-    auto system_only = cfg();
-    system_only.extra_ca_file.clear();
-    system_only.use_system_trust = true;
+    const auto system_only = system_trust_only();
     api::client c(io_.get_executor(), system_only);
     auto r = call(c, http::verb::get, "/v1/project");
     ASSERT_TRUE(r.has_error());

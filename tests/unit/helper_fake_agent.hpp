@@ -6,12 +6,14 @@
 
 #include <boost/json/parse.hpp>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "helper/user_session.hpp"
+#include "protocol/codec.hpp"
 
 namespace avn::helper::test_support {
 
@@ -44,6 +46,30 @@ inline call_result ok(std::string_view result_json) {
     call_result r;
     r.reply.ok = true;
     r.reply.result = boost::json::parse(result_json);
+    return r;
+}
+
+/// An error reply with `code` (as the agent names it) and `message`, and the
+/// API's status and message when the agent relays an API error.
+inline call_result error_reply(std::string code, std::string message,
+                               std::optional<unsigned> status = std::nullopt,
+                               std::optional<std::string> api_message = std::nullopt) {
+    call_result r;
+    r.reply.ok = false;
+    r.reply.code_text = code;
+    r.reply.err.code =
+        avn::protocol::errc_from_string(code).value_or(avn::protocol::errc::internal);
+    r.reply.err.message = std::move(message);
+    r.reply.err.api_status = status;
+    r.reply.err.api_message = std::move(api_message);
+    return r;
+}
+
+/// No reply at all: the call failed with `f` (no agent, timeout, ...).
+inline call_result no_reply(call_failure f, std::string message) {
+    call_result r;
+    r.failure = f;
+    r.message = std::move(message);
     return r;
 }
 

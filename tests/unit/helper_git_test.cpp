@@ -26,24 +26,14 @@ constexpr std::int64_t now = 1'800'000'000;  // 2027-01-15T08:00:00Z
 const std::string token = "oJCJ+fniBtq/Zm8=";
 
 using avn::helper::test_support::canned_agent;
+using avn::helper::test_support::error_reply;
+using avn::helper::test_support::no_reply;
 using avn::helper::test_support::ok;
 using avn::helper::test_support::sent_request;
 
-call_result error_reply(std::string code, std::string message) {
-    call_result r;
-    r.reply.ok = false;
-    r.reply.code_text = code;
-    r.reply.err.code =
-        avn::protocol::errc_from_string(code).value_or(avn::protocol::errc::internal);
-    r.reply.err.message = std::move(message);
-    return r;
-}
-
 call_result no_agent() {
-    call_result r;
-    r.failure = call_failure::no_agent;
-    r.message = "no agent is running on /run/user/1000/avn-agent/agent.sock (No such file)";
-    return r;
+    return no_reply(call_failure::no_agent,
+                    "no agent is running on /run/user/1000/avn-agent/agent.sock (No such file)");
 }
 
 std::string token_result(std::optional<std::int64_t> expires_in = 3600,

@@ -61,29 +61,10 @@ class scripted_console final : public console {
 };
 
 using avn::helper::test_support::canned_agent;
+using avn::helper::test_support::error_reply;
+using avn::helper::test_support::no_reply;
 using avn::helper::test_support::ok;
 using avn::helper::test_support::sent_request;
-
-call_result error_reply(std::string code, std::string message,
-                        std::optional<unsigned> status = std::nullopt,
-                        std::optional<std::string> api_message = std::nullopt) {
-    call_result r;
-    r.reply.ok = false;
-    r.reply.code_text = code;
-    r.reply.err.code =
-        avn::protocol::errc_from_string(code).value_or(avn::protocol::errc::internal);
-    r.reply.err.message = std::move(message);
-    r.reply.err.api_status = status;
-    r.reply.err.api_message = std::move(api_message);
-    return r;
-}
-
-call_result no_reply(call_failure f, std::string message) {
-    call_result r;
-    r.failure = f;
-    r.message = std::move(message);
-    return r;
-}
 
 class user_command : public ::testing::Test {
   protected:
