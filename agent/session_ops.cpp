@@ -476,16 +476,24 @@ asio::awaitable<outcome> session_ops::access_token_create(const args_t& a) {
     if (description == nullptr) {
         co_return missing("access_token_create", "\"description\"");
     }
+    // A present argument of the wrong type is refused, never dropped: a
+    // dropped `scopes` or `max_age_seconds` would make a token with more
+    // power or a longer life than asked for.
+    const auto* extend = a.if_contains("extend_when_used");
+    const auto* max_age = a.if_contains("max_age_seconds");
+    const auto* scopes = a.if_contains("scopes");
+    if ((extend != nullptr && !extend->is_bool()) ||
+        (max_age != nullptr && !max_age->is_number() && !max_age->is_null()) ||
+        (scopes != nullptr && !scopes->is_array())) {
+        co_return outcome::failure(errc::bad_request,
+                                   "access_token_create: \"extend_when_used\" must be a boolean, "
+                                   "\"max_age_seconds\" a number and \"scopes\" a list");
+    }
     boost::json::object body;
     body["description"] = *description;
-    bool extend = false;
-    if (const auto* x = a.if_contains("extend_when_used"); x != nullptr && x->is_bool()) {
-        extend = x->get_bool();
-    }
-    body["extend_when_used"] = extend;
-    const auto* max_age = a.if_contains("max_age_seconds");
-    body["max_age_seconds"] = max_age != nullptr && max_age->is_number() ? *max_age : nullptr;
-    if (const auto* scopes = a.if_contains("scopes"); scopes != nullptr && scopes->is_array()) {
+    body["extend_when_used"] = extend != nullptr && extend->get_bool();
+    body["max_age_seconds"] = max_age != nullptr ? *max_age : nullptr;
+    if (scopes != nullptr) {
         body["scopes"] = *scopes;
     }
     const boost::json::value jv(std::move(body));

@@ -9,6 +9,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -40,7 +41,8 @@ std::optional<std::int64_t> int_arg(const boost::json::object& a, std::string_vi
     if (v->is_uint64() && v->get_uint64() < (1ULL << 62)) {
         return static_cast<std::int64_t>(v->get_uint64());
     }
-    if (v->is_double()) {
+    // Doubles within range only: casting a larger one is undefined.
+    if (v->is_double() && std::abs(v->get_double()) < 0x1p62) {
         return static_cast<std::int64_t>(v->get_double());
     }
     return std::nullopt;
@@ -470,8 +472,10 @@ asio::awaitable<outcome> token_keeper::create_derived(std::string name, std::int
             }
             kept& now = tokens_[name];
             plan(now);
+            // `now` may be erased (logout, token_check) while the store works.
+            const std::string prefix = now.prefix;
             co_await persist(now);
-            log_info("created derived token '" + name + "' (" + now.prefix + "…)");
+            log_info("created derived token '" + name + "' (" + prefix + "…)");
             if (old) {
                 // Replaced: the old one goes, so tokens do not pile up
                 // against the API's limit.
@@ -506,12 +510,9 @@ token_keeper::token_step token_keeper::next_token_step(const boost::json::object
         s.answer = std::move(o);
         return s;
     };
-    if (const auto* m = a.if_contains("min_ttl"); m != nullptr && !m->is_number()) {
-        return answer(
-            outcome::failure(errc::bad_request, "\"min_ttl\" must be a number of seconds"));
-    }
-    const auto min_ttl = int_arg(a, "min_ttl").value_or(0);
-    if (min_ttl < 0 || min_ttl > 315360000) {
+    const auto asked_ttl = int_arg(a, "min_ttl");
+    const auto min_ttl = asked_ttl.value_or(0);
+    if ((a.contains("min_ttl") && !asked_ttl) || min_ttl < 0 || min_ttl > 315360000) {
         return answer(
             outcome::failure(errc::bad_request, "\"min_ttl\" must be 0..315360000 seconds"));
     }
@@ -551,7 +552,7 @@ token_keeper::token_step token_keeper::next_token_step(const boost::json::object
         const auto asked_age = int_arg(a, "max_age_seconds");
         const std::int64_t max_age =
             asked_age.value_or(k != nullptr && k->max_age > 0 ? k->max_age : cfg_.default_max_age);
-        if (max_age < 600 || max_age > 315360000) {
+        if ((a.contains("max_age_seconds") && !asked_age) || max_age < 600 || max_age > 315360000) {
             return answer(
                 outcome::failure(errc::bad_request, "\"max_age_seconds\" must be 600..315360000"));
         }
@@ -698,8 +699,9 @@ asio::awaitable<void> token_keeper::persist(const kept& k) {
     auto payload = std::make_shared<platform::secret>(platform::secret::take(text));
     platform::store_key key{sessions_.api_url(), "token", k.name, s != nullptr ? s->email : ""};
     auto job = [key, payload](platform::secret_store& st) { return st.put(key, *payload); };
+    // Only `key` after this point: `k` may be erased while the store works.
     if (auto ok = co_await store_.run(std::move(job)); !ok) {
-        log_warning("cannot store token '" + k.name + "': " + ok.error().message);
+        log_warning("cannot store token '" + key.name + "': " + ok.error().message);
     }
 }
 

@@ -55,7 +55,12 @@ call_result agent_client::connect(clock::time_point deadline) {
                           "cannot open the agent's socket " + loc_.path + " (" + std::strerror(e) +
                               "); it belongs to another user: start your own agent");
         }
-        return failed(call_failure::no_agent, no_agent_message(loc_.path, fd.error().message));
+        if (e == ETIMEDOUT) {
+            return failed(call_failure::timeout,
+                          "the agent on " + loc_.path +
+                              " did not take the connection in time (too busy); try again");
+        }
+        return failed(call_failure::io, fd.error().message);
     }
     fd_ = std::move(*fd);
     return {};

@@ -43,7 +43,7 @@ socket_state probe_socket(const std::string& path) {
     if (!addr) {
         return socket_state::not_socket;
     }
-    unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) {
         return socket_state::stale;
     }
@@ -106,28 +106,25 @@ result<unique_fd> connect_unix(const std::string& path, std::chrono::millisecond
     if (!addr) {
         return addr.error();
     }
-    unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) {
         return errno_error("cannot create socket", errno);
     }
+    // A non-blocking Unix connect to a full backlog fails at once with EAGAIN
+    // and leaves nothing pending to poll for. A blocking one waits for room,
+    // bounded by SO_SNDTIMEO (0 would mean forever, hence at least 1 ms).
+    const auto ms = std::max<std::chrono::milliseconds::rep>(timeout.count(), 1);
+    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (::connect(fd.get(), as_sockaddr(*addr), sizeof(sockaddr_un)) != 0) {
-        if (errno != EAGAIN && errno != EINPROGRESS) {
-            return errno_error("cannot connect to " + path, errno);
-        }
-        pollfd p{fd.get(), POLLOUT, 0};
-        const int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
-        if (n <= 0) {
+        const int e = errno;
+        if (e == EAGAIN || e == EINPROGRESS || e == EINTR) {
             return os_error{"timed out connecting to " + path, ETIMEDOUT};
         }
-        int err = 0;
-        socklen_t len = sizeof err;
-        ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) {
-            return errno_error("cannot connect to " + path, err);
-        }
+        return errno_error("cannot connect to " + path, e);
     }
-    const int flags = ::fcntl(fd.get(), F_GETFL);
-    ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+    tv = {};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     return fd;
 }
 

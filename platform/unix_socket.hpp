@@ -27,7 +27,7 @@ socket_state probe_socket(const std::string& path);
 result<unique_fd> listen_unix(const std::string& path, int backlog = 128);
 
 /// Connects to `path` within `timeout` (Unix connects only wait when the
-/// listener's backlog is full). Close-on-exec; blocking mode.
+/// listener's backlog is full; then ETIMEDOUT). Close-on-exec; blocking mode.
 result<unique_fd> connect_unix(const std::string& path, std::chrono::milliseconds timeout);
 
 struct peer_credentials {

@@ -435,6 +435,11 @@ class UserCase(FakeUsersCase):
         self.assertTrue(live, "no live login token")
         return live[-1]
 
+    def assertLoggedInAs(self, email):
+        """`avn-user info` works and shows `email`'s account."""
+        self.assertResult(self.user("info"), 0,
+                          avn_table([self.fake.user(email)], AVN_INFO_COLUMNS), "")
+
     def assertNotLoggedIn(self):
         self.assertResult(self.user("info"), 1, "", NOT_LOGGED_IN)
 

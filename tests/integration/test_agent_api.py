@@ -3,9 +3,8 @@ refusals seen through the protocol, deadlines, and what reaches the log."""
 
 import os
 import threading
-import time
 
-from harness import TestCase, binary, run  # first: puts tests/fake_aiven on sys.path
+from harness import TestCase, binary, run, wait_for  # first: puts tests/fake_aiven on sys.path
 from fake_aiven import FakeAiven
 
 PASSWORD = "correct horse battery"
@@ -68,7 +67,7 @@ class Deadlines(TestCase):
             agent = self.start_agent("--api-timeout", "1",
                                      env={"AIVEN_WEB_URL": fake.url,
                                           "AIVEN_CA_CERT": fake.ca_file})
-            fake.add_fault("POST", "^/v1/userauth$", delay=30)
+            fake.add_fault("POST", "^/v1/userauth$", delay=30, count=100)
             result = {}
 
             def slow_login():
@@ -77,7 +76,8 @@ class Deadlines(TestCase):
 
             t = threading.Thread(target=slow_login)
             t.start()
-            time.sleep(0.2)
+            wait_for(lambda: any(f["count"] < 100 for f in fake.faults_list()),
+                     what="the login to reach the API")
             # The agent keeps answering while the login waits for the API.
             for _ in range(5):
                 self.assertIn("result", agent.call("status"))

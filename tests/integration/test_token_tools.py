@@ -155,6 +155,21 @@ class Token(TokenToolsCase):
         self.assertResult(r, 1, "")
         self.assertIn("(bad_request)", r.stderr)
 
+    def test_mistyped_or_out_of_range_arguments_are_refused_not_dropped(self):
+        self.login()
+        before = len(self.fake.user_tokens(self.ALICE))
+        for op, args in (("token", {"min_ttl": "60"}),
+                         ("token", {"min_ttl": 1e300}),
+                         ("token", {"name": "ci", "max_age_seconds": "3600"}),
+                         ("token", {"name": "ci", "max_age_seconds": 1e300}),
+                         ("access_token_create", {"description": "x", "scopes": "user:read"}),
+                         ("access_token_create", {"description": "x", "max_age_seconds": "60"}),
+                         ("access_token_create", {"description": "x", "extend_when_used": 1})):
+            with self.subTest(op=op, args=args):
+                self.assertEqual(self.agent.call(op, args)["error"]["code"], "bad_request")
+        # Nothing was created with a wider scope or a longer life than asked for.
+        self.assertEqual(len(self.fake.user_tokens(self.ALICE)), before)
+
     def test_not_logged_in(self):
         self.assertResult(self.user("token"), 1, "", NOT_LOGGED_IN)
 

@@ -66,7 +66,7 @@ class Login(UserCase):
         r = self.user("login", self.ALICE, "--password-stdin", input=self.PASSWORD + "\n",
                       env={"AIVEN_PASSWORD": "not this one"})
         self.assertResult(r, 0, "", STORED)
-        self.user("info")
+        self.assertLoggedInAs(self.ALICE)
 
     def test_password_stdin_accepts_crlf_and_no_newline(self):
         for text in (self.PASSWORD + "\r\n", self.PASSWORD):
@@ -501,7 +501,7 @@ class AccessToken(UserCase):
         self.assertResult(self.user("access-token", "revoke", token[:10]), 0, "Revoked\n", "")
         with self.assertRaises(KeyError):
             self.fake.token(token)
-        self.user("info")
+        self.assertLoggedInAs(self.ALICE)  # revoking another token keeps the session
 
     def test_revoke_by_full_token(self):
         self.login()

@@ -726,6 +726,7 @@ TEST_F(api_client, connection_close_from_the_server_is_honoured) {
     ASSERT_TRUE(first.has_value()) << first.error().message;
     EXPECT_EQ(c.idle_connections(), 0U);
     auto second = call(c, http::verb::get, "/v1/project");
+    ASSERT_TRUE(second.has_error());
     EXPECT_EQ(second.error().status, 401U);
     EXPECT_EQ(c.connections_opened(), 2U);
 }
