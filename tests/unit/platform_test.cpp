@@ -195,6 +195,27 @@ TEST(unix_socket, connect_to_nothing_reports_enoent) {
     EXPECT_EQ(c.error().sys_errno, ENOENT);
 }
 
+TEST(unix_socket, connect_to_a_full_backlog_times_out_and_a_live_agent_is_still_seen) {
+    temp_dir t;
+    const std::string path = (t.path / "busy.sock").string();
+    auto l = listen_unix(path, 0);
+    ASSERT_TRUE(l) << l.error().message;
+    // Nobody accepts: fill the queue, then one more must wait and time out,
+    // never come back as a socket that is not connected.
+    std::vector<unique_fd> queued;
+    result<unique_fd> c = os_error{};
+    for (int i = 0; i < 64; ++i) {
+        c = connect_unix(path, std::chrono::milliseconds(50));
+        if (!c) {
+            break;
+        }
+        queued.push_back(std::move(*c));
+    }
+    ASSERT_FALSE(c) << "the backlog never filled";
+    EXPECT_EQ(c.error().sys_errno, ETIMEDOUT) << c.error().message;
+    EXPECT_EQ(probe_socket(path), socket_state::live);
+}
+
 }  // namespace
 }  // namespace avn::platform
 
