@@ -351,24 +351,6 @@ class request_wiper {
 
 }  // namespace
 
-std::string_view to_string(error_kind k) noexcept {
-    switch (k) {
-        case error_kind::http_status:
-            return "http_status";
-        case error_kind::network:
-            return "network";
-        case error_kind::timeout:
-            return "timeout";
-        case error_kind::tls:
-            return "tls";
-        case error_kind::bad_response:
-            return "bad_response";
-        case error_kind::bad_config:
-            return "bad_config";
-    }
-    return "unknown";
-}
-
 config config_from_env() {
     config cfg;
     if (const char* url = std::getenv("AIVEN_WEB_URL"); url != nullptr && *url != '\0') {

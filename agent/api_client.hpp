@@ -60,9 +60,6 @@ enum class error_kind : std::uint8_t {
     bad_config,    ///< unusable config (URL, CA file, timeouts) or an unsendable request
 };
 
-/// "http_status", "network", ...
-std::string_view to_string(error_kind k) noexcept;
-
 struct error {
     error_kind kind = error_kind::network;
     /// Ours: one line for a person naming the host and the phase. Never holds a
@@ -77,11 +74,6 @@ struct error {
     /// The error body when it was JSON, else null.
     boost::json::value body;
 };
-
-/// Lets `result::value()` throw: at the edges only.
-[[noreturn]] inline void throw_exception_from_error(const error& e, const boost::source_location&) {
-    throw std::runtime_error(e.message);
-}
 
 struct response {
     unsigned status = 0;  ///< always 2xx

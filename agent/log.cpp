@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace avn::agent {
@@ -46,27 +47,34 @@ int syslog_priority(log_level l) {
 
 }  // namespace
 
-void log_open(log_sink sink, log_level min_level, const std::string& file) {
+std::optional<std::string> log_open(log_sink sink, log_level min_level, const std::string& file) {
     g_sink = sink;
     g_min = min_level;
     if (sink == log_sink::syslog) {
         ::openlog("avn-agent", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
     } else if (sink == log_sink::file) {
         const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            g_fd = fd;
-        } else {
+        if (fd < 0) {
             g_sink = log_sink::stderr_stream;
+            return "cannot open the log file " + file + ": " + std::strerror(errno);
         }
+        g_fd = fd;
     }
+    return std::nullopt;
 }
 
 void log_write(log_level level, std::string_view message) {
     if (level < g_min) {
         return;
     }
+    std::string text(message);
+    for (char& c : text) {
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f') {
+            c = '?';
+        }
+    }
     if (g_sink == log_sink::syslog) {
-        ::syslog(syslog_priority(level), "%.*s", static_cast<int>(message.size()), message.data());
+        ::syslog(syslog_priority(level), "%s", text.c_str());
         return;
     }
     // One write(2) per line so concurrent writers never interleave lines.
@@ -85,7 +93,7 @@ void log_write(log_level level, std::string_view message) {
     line += "]: ";
     line += level_name(level);
     line += ": ";
-    line += message;
+    line += text;
     line += '\n';
     ssize_t ignored = ::write(g_fd, line.data(), line.size());
     (void)ignored;

@@ -1,8 +1,10 @@
 // The agent's log. Lines are built by the caller from non-secret values only:
 // platform::secret has no stream or string conversion, so a token cannot end
-// up here by accident.
+// up here by accident. Control characters in a message (text the API sent,
+// say) are written as '?', so no message can forge a line of its own.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,7 +19,9 @@ enum class log_sink : unsigned char {
 };
 
 /// Configures the process-wide log. Not thread-safe; call before serving.
-void log_open(log_sink sink, log_level min_level, const std::string& file = {});
+/// Returns why `file` cannot be opened (the log then stays on stderr).
+std::optional<std::string> log_open(log_sink sink, log_level min_level,
+                                    const std::string& file = {});
 void log_write(log_level level, std::string_view message);
 
 inline void log_debug(std::string_view m) {

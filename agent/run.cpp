@@ -52,6 +52,21 @@ void print_env(bool csh, const std::string& path, pid_t pid) {
     std::fflush(stdout);
 }
 
+// Alive and not a zombie waiting for its parent to reap it.
+bool running(pid_t pid) {
+    if (::kill(pid, 0) != 0) {
+        return false;
+    }
+    std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+    if (f == nullptr) {
+        return true;
+    }
+    char state = '?';
+    const int got = std::fscanf(f, "%*d (%*[^)]) %c", &state);
+    std::fclose(f);
+    return got != 1 || state != 'Z';
+}
+
 int fail(const std::string& message) {
     std::fprintf(stderr, "avn-agent: %s\n", message.c_str());
     return 1;
@@ -135,8 +150,12 @@ int kill_agent(const agent_options& opts, const platform::socket_location& loc) 
         return fail("cannot stop agent pid " + std::to_string(pid) + ": " + std::strerror(errno));
     }
     // Wait (bounded) so that the socket is gone when we return.
-    for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) {
+    for (int i = 0; i < 100 && running(pid); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (running(pid)) {
+        return fail("agent pid " + std::to_string(pid) +
+                    " is still running 5 s after SIGTERM; its environment is kept");
     }
     if (use_csh(opts.shell)) {
         std::printf(
@@ -220,8 +239,9 @@ int run_agent(const agent_options& opts) {
         }
         if (opts.log_file.empty()) {
             log_open(log_sink::stderr_stream, opts.level);
-        } else {
-            log_open(log_sink::file, opts.level, opts.log_file);
+        } else if (auto bad = log_open(log_sink::file, opts.level, opts.log_file)) {
+            ::unlink(loc.path.c_str());
+            return fail(*bad);
         }
         return serve(std::move(*listener), loc.path, true, opts, std::move(*keyring),
                      [&] { print_env(csh, loc.path, ::getpid()); });
@@ -284,10 +304,13 @@ int run_agent(const agent_options& opts) {
     }
     const std::string ready = keyring->loud ? "R\n" + keyring->why : "R";
     // Open the log first: --log-file may be relative to the start folder.
-    if (!opts.log_file.empty()) {
-        log_open(log_sink::file, opts.level, opts.log_file);
-    } else {
+    if (opts.log_file.empty()) {
         log_open(log_sink::syslog, opts.level);
+    } else if (auto bad = log_open(log_sink::file, opts.level, opts.log_file)) {
+        // Background stderr goes nowhere: say it now, or nothing is ever logged.
+        ::unlink(loc.path.c_str());
+        tell_parent(*bad);
+        ::_exit(1);
     }
     if (::chdir("/") != 0) {
         // Staying in the start folder only keeps it busy; not fatal.

@@ -167,10 +167,9 @@ class connection : public std::enable_shared_from_this<connection> {
         kick_writer();
     }
 
+    // Never reached once a stop began: stop() marks every connection
+    // closing, and nothing more is decoded then.
     std::optional<outcome> answer_now(protocol::request& req) {
-        if (srv_.stopping_) {
-            return outcome::failure(protocol::errc::shutting_down, "the agent is shutting down");
-        }
         try {
             return srv_.handler_.now(req, info_);
         } catch (const std::exception& e) {
@@ -389,7 +388,7 @@ asio::awaitable<void> server::accept_loop() {
             continue;
         }
         ++stats_.connections_served;
-        client_info info{cred->pid, cred->uid, next_connection_id_++};
+        client_info info{cred->pid, next_connection_id_++};
         auto c = std::make_shared<connection>(*this, std::move(sock), info);
         connections_.push_front(c);
         c->self_in_list = connections_.begin();

@@ -49,8 +49,7 @@ struct server_stats {
 
 /// Who is on the other end of a connection (from SO_PEERCRED).
 struct client_info {
-    int pid = 0;
-    unsigned uid = 0;
+    int pid = 0;  ///< the uid is always the agent's own: others are refused
     std::uint64_t connection_id = 0;
 };
 
@@ -102,7 +101,6 @@ class server {
     [[nodiscard]] const server_stats& stats() const noexcept { return stats_; }
     [[nodiscard]] const std::string& socket_path() const noexcept { return socket_path_; }
     [[nodiscard]] const server_config& config() const noexcept { return config_; }
-    [[nodiscard]] bool stopping() const noexcept { return stopping_; }
     [[nodiscard]] asio::io_context::executor_type executor() const noexcept {
         return io_.get_executor();
     }

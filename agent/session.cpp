@@ -10,8 +10,6 @@
 
 namespace avn::agent {
 
-namespace {}  // namespace
-
 platform::secret encode_session(const session& s) {
     boost::json::object o(protocol::wiping_storage());
     o["v"] = 1;

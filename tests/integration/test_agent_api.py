@@ -103,6 +103,24 @@ class Deadlines(TestCase):
             self.assertEqual(err["api_message"], "Service temporarily unavailable")
 
 
+class LogLines(TestCase):
+    def test_text_from_the_api_cannot_forge_a_log_line(self):
+        with FakeAiven() as fake:
+            fake.add_user("log@example.com", PASSWORD)
+            agent = self.start_agent("-d", env={"AIVEN_WEB_URL": fake.url,
+                                                "AIVEN_CA_CERT": fake.ca_file})
+            self.assertIn("result", agent.call("login", {"email": "log@example.com",
+                                                         "password": PASSWORD}))
+            forged = "avn-agent[1]: error: forged line"
+            fake.add_fault("GET", "^/v1/me$", status=401, body={"message": "gone\n" + forged})
+            err = agent.call("user_info")["error"]
+            self.assertEqual(err["api_message"], "gone\n" + forged)  # the client gets it as sent
+            wait_for(lambda: "forged line" in agent.log(), what="the API's message in the log")
+            lines = agent.log().splitlines()
+            self.assertFalse([l for l in lines if l.startswith(forged)], lines)
+            self.assertTrue([l for l in lines if "gone?" + forged in l], lines)
+
+
 class Secrets(TestCase):
     def test_no_password_or_token_in_the_log_even_in_debug(self):
         with FakeAiven() as fake:

@@ -86,6 +86,19 @@ class StartModes(TestCase):
         self.assertEqual(k.returncode, 1)
         self.assertIn("no agent to stop", k.stderr)
 
+    def test_a_log_file_that_cannot_be_opened_stops_the_start(self):
+        # In the background stderr goes nowhere: a silent fallback would lose every log line.
+        env, runtime = self.runtime_env()
+        bad = os.path.join(runtime, "no-such-folder", "agent.log")
+        for mode in ([], ["-D"]):
+            with self.subTest(mode=mode):
+                r = run([binary("avn-agent"), *mode, "--log-file", bad], env=env, timeout=10)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn(f"cannot open the log file {bad}: No such file or directory",
+                              r.stderr)
+                self.assertEqual(r.stdout, "")
+                self.assertFalse(os.path.exists(os.path.join(runtime, "avn-agent", "agent.sock")))
+
 
 class SocketSafety(TestCase):
     def test_folder_0700_and_socket_0600(self):
