@@ -10,6 +10,7 @@
 
 #include "helper/exit_codes.hpp"
 #include "helper/user_commands.hpp"
+#include "protocol/buffer.hpp"
 #include "protocol/codec.hpp"
 
 namespace avn::helper {
@@ -23,20 +24,30 @@ std::string env_or_empty(const char* name) {
 
 // Reads the whole file into wiped storage; nullopt with `why` on failure.
 std::optional<platform::secret> read_file(const std::string& path, std::string& why) {
+    constexpr std::size_t limit = 1024 * 1024;  // avn's file is a few hundred bytes
     std::FILE* f = std::fopen(path.c_str(), "rbe");
     if (f == nullptr) {
         why = std::strerror(errno);
         return std::nullopt;
     }
-    std::string text;
+    protocol::wiping_buffer text;  // growing it leaves no unwiped copy behind
     char buf[4096];
     std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() < 1024 * 1024) {
-        text.append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() <= limit) {
+        text.append(std::string_view(buf, n));
     }
+    const int read_errno = std::ferror(f) != 0 ? errno : 0;
     platform::wipe(buf, sizeof buf);
     std::fclose(f);
-    return platform::secret::take(text);
+    if (read_errno != 0) {
+        why = std::strerror(read_errno);
+        return std::nullopt;
+    }
+    if (text.size() > limit) {
+        why = "larger than 1 MiB, so not avn's credentials file";
+        return std::nullopt;
+    }
+    return platform::secret(text.view());
 }
 
 }  // namespace

@@ -59,3 +59,17 @@ class Import(UserCase):
         r = self.user("import", env={"AIVEN_CONFIG_DIR": config})
         self.assertEqual(r.returncode, 1)
         self.assertIn("is not an avn credentials file", r.stderr)
+
+    def test_a_folder_or_a_huge_file_is_named_as_such(self):
+        folder = self.tmp("folder")
+        r = self.user("import", "--file", folder)
+        self.assertResult(r, 1, "", "ERROR\tcommand failed: UserError: cannot read avn's "
+                                    f"credentials file {folder}: Is a directory\n")
+        huge = os.path.join(self.tmp("huge"), "aiven-credentials.json")
+        with open(huge, "w") as f:
+            f.write('{"auth_token": "' + "x" * (2 << 20) + '"}')
+        r = self.user("import", "--file", huge)
+        self.assertResult(r, 1, "", "ERROR\tcommand failed: UserError: cannot read avn's "
+                                    f"credentials file {huge}: larger than 1 MiB, so not avn's "
+                                    "credentials file\n")
+        self.assertResult(self.user("info"), 1, "", NOT_LOGGED_IN)
