@@ -1,5 +1,6 @@
 // Maps request ops to their handlers and implements the agent's own ops
-// (hello, status, shutdown). Later components register their ops here.
+// (hello, status, shutdown). The session and token components register
+// theirs here.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

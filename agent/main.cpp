@@ -33,12 +33,14 @@ int main(int argc, char** argv) {
                    "socket path (default: $AVN_AGENT_SOCK, else "
                    "$XDG_RUNTIME_DIR/avn-agent/agent.sock)");
     app.add_option("--log-file", opts.log_file, "log to FILE instead of syslog/stderr");
+    // Bounded so that converting to milliseconds cannot overflow (a day at most).
+    const auto seconds_range = CLI::Range(0.001, 86400.0);
     app.add_option("--idle-timeout", idle_timeout, "seconds before a silent connection is closed")
-        ->check(CLI::PositiveNumber);
+        ->check(seconds_range);
     app.add_option("--write-timeout", write_timeout, "seconds a client may take to read a reply")
-        ->check(CLI::PositiveNumber);
+        ->check(seconds_range);
     app.add_option("--shutdown-grace", grace, "seconds in-flight requests get at shutdown")
-        ->check(CLI::NonNegativeNumber);
+        ->check(CLI::Range(0.0, 86400.0));
     app.add_option("--max-connections", opts.server.max_connections, "open connections at most")
         ->check(CLI::Range(1, 1000000));
     if (const char* k = std::getenv("AVN_AGENT_KEYRING"); k != nullptr && *k != '\0') {
@@ -53,7 +55,7 @@ int main(int argc, char** argv) {
         ->group("");  // hidden from --help
     app.add_option("--api-timeout", api_timeout,
                    "seconds the Aiven API may take to answer one request")
-        ->check(CLI::PositiveNumber);
+        ->check(seconds_range);
     CLI11_PARSE(app, argc, argv);
 
     using ms = std::chrono::milliseconds;

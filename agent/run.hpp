@@ -26,9 +26,8 @@ struct agent_options {
     log_level level = log_level::info;
     server_config server;
     api::config api = api::config_from_env();  ///< AIVEN_WEB_URL, AIVEN_CA_CERT
-    std::string keyring = "auto";
-    bool test_clock = false;  ///< --test-clock: accept debug_advance_clock (tests only) ///<
-                              ///< --keyring / AVN_AGENT_KEYRING
+    std::string keyring = "auto";              ///< --keyring / AVN_AGENT_KEYRING
+    bool test_clock = false;  ///< --test-clock: accept debug_advance_clock (tests only)
 };
 
 /// Runs the agent as `opts` asks; returns the process exit code.

@@ -344,7 +344,7 @@ mrow(f"avn-agent, with {held} idle connections ({conns_active} open in `status`,
 print(f"| avn-agent, peak (VmHWM) over the run | {mib(hwm):.1f} | | | |")
 mrow("ssh-agent, no keys (anchor)", m_ssh)
 print("\nRssFile is pages of the program and its shared libraries (OpenSSL, GLib, libsecret, "
-      "libstdc++, ...) mapped from files; RssAnon is the agent's own heap and stacks; Pss "
+      "libc, ...) mapped from files; RssAnon is the agent's own heap and stacks; Pss "
       "charges each shared page to the process by its share (`/proc/PID/smaps_rollup`).")
 per_conn = (rss_1000 - rss_load) / held
 print(f"\nTarget: idle RSS under 8 MiB: {mib(rss_idle):.1f} MiB, {met(rss_idle < 8 * 1024)}. "

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
         app.add_option("--timeout", timeout_s,
                        "seconds to wait for the agent (default: 10, and 120 for commands that "
                        "call the Aiven API)")
-            ->check(CLI::PositiveNumber);
+            ->check(CLI::Range(0.001, 86400.0));
 
     status_args status;
     auto* st = app.add_subcommand("status", "show the agent's state");

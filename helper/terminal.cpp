@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "helper/exit_codes.hpp"
+#include "protocol/buffer.hpp"
 
 namespace avn::helper {
 
@@ -35,40 +36,13 @@ extern "C" void on_interrupt(int /*signal*/) {
     ::_exit(exit_usage);
 }
 
-// A growing byte buffer that wipes every block it gives up: a typed password must not stay
-// behind in freed memory.
-class line_buffer {
-  public:
-    line_buffer() = default;
-    line_buffer(const line_buffer&) = delete;
-    line_buffer& operator=(const line_buffer&) = delete;
-    ~line_buffer() { platform::wipe(data_.get(), capacity_); }
-
-    void push(char c) {
-        if (size_ == capacity_) {
-            const std::size_t bigger = capacity_ == 0 ? 256 : capacity_ * 2;
-            auto fresh = std::make_unique<char[]>(bigger);
-            if (size_ > 0) {
-                std::memcpy(fresh.get(), data_.get(), size_);
-            }
-            platform::wipe(data_.get(), capacity_);
-            data_ = std::move(fresh);
-            capacity_ = bigger;
-        }
-        data_[size_++] = c;
-    }
-    [[nodiscard]] std::string_view view() const noexcept { return {data_.get(), size_}; }
-
-  private:
-    std::unique_ptr<char[]> data_;
-    std::size_t size_ = 0;
-    std::size_t capacity_ = 0;
-};
-
 // One line from `fd`, read a byte at a time so that nothing after the line is consumed: the
 // next prompt reads the next line of the same stdin, as Python's shared sys.stdin does.
+// A line longer than 64 KiB (no password is) is refused, so that a stream
+// without line ends (/dev/zero, a binary file) cannot grow memory without end.
 std::optional<platform::secret> read_line_from(int fd) {
-    line_buffer line;
+    constexpr std::size_t max_line = 64 * 1024;
+    protocol::wiping_buffer line;  // a typed password leaves no unwiped copy behind
     bool any = false;
     for (;;) {
         char c = 0;
@@ -83,7 +57,11 @@ std::optional<platform::secret> read_line_from(int fd) {
         if (c == '\n') {
             break;
         }
-        line.push(c);
+        if (line.size() == max_line) {
+            write_all(STDERR_FILENO, "avn-user: the line read is longer than 64 KiB; not used\n");
+            return std::nullopt;
+        }
+        line.push_back(c);
     }
     if (!any) {
         return std::nullopt;

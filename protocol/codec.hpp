@@ -76,9 +76,11 @@ void encode_request(wiping_buffer& out, const boost::json::value& id, std::strin
 struct reply {
     boost::json::value id;
     bool ok = false;
-    boost::json::value result;  ///< when ok
-    protocol::error err;        ///< when !ok; unknown codes map to `internal`
-    std::string code_text;      ///< the error code exactly as sent
+    /// When ok. In wiping storage: a result may carry a token, and decoding
+    /// moves it here without a copy in plain heap memory.
+    boost::json::value result = boost::json::value(wiping_storage());
+    protocol::error err;    ///< when !ok; unknown codes map to `internal`
+    std::string code_text;  ///< the error code exactly as sent
 };
 
 /// Parses one reply line (without its '\n'). Returns false with `why` set

@@ -45,7 +45,7 @@ enum class errc : std::uint8_t {
     too_many_requests = 21,
     shutting_down = 22,
     internal = 23,
-    // Session and API (used by later ops).
+    // Session, keyring and API (the session and token ops).
     not_logged_in = 30,
     api_error = 31,
     network_error = 32,

@@ -68,6 +68,14 @@ class Login(UserCase):
         self.assertResult(r, 0, "", STORED)
         self.assertLoggedInAs(self.ALICE)
 
+    def test_password_stdin_without_a_line_end_is_refused_at_64_kib(self):
+        # A stream with no line end (a binary file, /dev/zero) must not grow memory without end.
+        r = self.user("login", self.ALICE, "--password-stdin", input="x" * (1 << 20))
+        self.assertResult(r, 1, "", "avn-user: the line read is longer than 64 KiB; not used\n"
+                          "ERROR\tcommand failed: UserError: --password-stdin: no password on "
+                          "the first line of stdin\n")
+        self.assertFalse([e for e in self.fake.requests() if e["path"] == "/v1/userauth"])
+
     def test_password_stdin_accepts_crlf_and_no_newline(self):
         for text in (self.PASSWORD + "\r\n", self.PASSWORD):
             self.assertResult(self.user("login", self.ALICE, "--password-stdin", input=text), 0,

@@ -195,6 +195,9 @@ TEST(encode, result_and_error_lines_round_trip) {
     EXPECT_TRUE(ok.ok);
     EXPECT_EQ(ok.id, boost::json::value(42));
     EXPECT_EQ(ok.result.at("x"), boost::json::value(1));
+    // A result (a token, say) stays in storage that wipes what it frees.
+    EXPECT_EQ(ok.result.storage().get(), wiping_storage().get());
+    EXPECT_EQ(ok.result.at("x").storage().get(), wiping_storage().get());
 
     ASSERT_TRUE(decode_reply(text.substr(nl + 1, text.size() - nl - 2), bad, why)) << why;
     EXPECT_FALSE(bad.ok);
