@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <string>
 
 #include "helper/terminal.hpp"
@@ -55,16 +56,16 @@ TEST(terminal_console, empty_line_is_not_end_of_input) {
     EXPECT_FALSE(con.read_line().has_value());
 }
 
-TEST(terminal_console, long_line_survives_the_buffer_growing) {
-    const std::string line(70000, 'x');
-    // More than a pipe holds: a child process writes while this one reads.
+// Feeds `text` to stdin from a child process (it may be more than a pipe
+// holds), runs `body`, then puts stdin back.
+template <class Body>
+void with_stdin(const std::string& text, Body body) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
         ::close(fds[0]);
-        const std::string text = line + "\nnext\n";
         std::size_t done = 0;
         while (done < text.size()) {
             const ssize_t n = ::write(fds[1], text.data() + done, text.size() - done);
@@ -79,13 +80,28 @@ TEST(terminal_console, long_line_survives_the_buffer_growing) {
     const int saved = ::dup(STDIN_FILENO);
     ::dup2(fds[0], STDIN_FILENO);
     ::close(fds[0]);
-    terminal_console con;
-    EXPECT_EQ(text_of(con.read_line()), line);
-    EXPECT_EQ(text_of(con.read_line()), "next");
+    body();
     ::dup2(saved, STDIN_FILENO);
     ::close(saved);
+    ::kill(child, SIGKILL);  // it may still be writing what nobody reads
     int status = 0;
     ::waitpid(child, &status, 0);
+}
+
+TEST(terminal_console, a_64_kib_line_survives_the_buffer_growing) {
+    const std::string line(64 * 1024, 'x');
+    with_stdin(line + "\nnext\n", [&] {
+        terminal_console con;
+        EXPECT_EQ(text_of(con.read_line()), line);
+        EXPECT_EQ(text_of(con.read_line()), "next");
+    });
+}
+
+TEST(terminal_console, a_longer_line_is_refused_not_grown_without_end) {
+    with_stdin(std::string(64 * 1024 + 1, 'x') + "\n", [&] {
+        terminal_console con;
+        EXPECT_FALSE(con.read_line());
+    });
 }
 
 }  // namespace
