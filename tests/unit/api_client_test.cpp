@@ -457,9 +457,7 @@ TEST(api_config, refuses_plain_http_to_a_remote_host_without_any_io) {
         EXPECT_TRUE(contains(err->message, "https://")) << err->message;
         EXPECT_TRUE(contains(err->message, "unencrypted")) << err->message;
 
-        const auto t0 = steady::now();
         auto r = call(io, c, http::verb::get, "/v1/me");
-        EXPECT_LT(seconds_since(t0), 0.05);
         ASSERT_TRUE(r.has_error());
         EXPECT_EQ(r.error().kind, api::error_kind::bad_config);
         EXPECT_EQ(r.error().message, err->message);

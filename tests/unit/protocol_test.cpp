@@ -170,6 +170,19 @@ TEST(decode_request, oversized_fields_are_rejected) {
               errc::bad_request);
     EXPECT_EQ(decode_request(R"({"v":1,"id":1,"op":"a","args":{"l":[1,2,3]}})", lim).what,
               kind::request);
+    lim.max_object_members = 5;  // the request's own v, id, op, args count too
+    const auto many = decode_request(
+        R"({"v":1,"id":1,"op":"a","args":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6}})", lim);
+    EXPECT_EQ(many.err.code, errc::bad_request);
+    EXPECT_NE(many.err.message.find("too many members"), std::string::npos) << many.err.message;
+    EXPECT_EQ(
+        decode_request(R"({"v":1,"id":1,"op":"a","args":{"a":1,"b":2,"c":3,"d":4,"e":5}})", lim)
+            .what,
+        kind::request);
+    const auto long_key = decode_request(R"({"v":1,"id":1,"op":"a","args":{"123456789":1}})", lim);
+    EXPECT_EQ(long_key.err.code, errc::bad_request);
+    EXPECT_NE(long_key.err.message.find("a key is too long"), std::string::npos)
+        << long_key.err.message;
 }
 
 TEST(decode_request, unknown_op_is_a_request_for_the_dispatcher) {
