@@ -2,17 +2,36 @@
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <string>
 
 namespace avn::agent {
 
 std::optional<sys_time> parse_iso8601(std::string_view s) {
-    int y, mo, d, h, mi, sec, used = 0;
-    const std::string text(s);
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) !=
-            6 ||
-        used != 19) {
+    // "YYYY-MM-DDTHH:MM:SS", digits exactly where they belong (no sign, no
+    // space), then optional fractional seconds and "Z" or "+00:00".
+    if (s.size() < 20) {
+        return std::nullopt;
+    }
+    const auto number = [&s](std::size_t at, std::size_t width) -> std::optional<int> {
+        int v = 0;
+        for (std::size_t i = at; i < at + width; ++i) {
+            if (s[i] < '0' || s[i] > '9') {
+                return std::nullopt;
+            }
+            v = v * 10 + (s[i] - '0');
+        }
+        return v;
+    };
+    const auto y = number(0, 4), mo = number(5, 2), d = number(8, 2);
+    const auto h = number(11, 2), mi = number(14, 2), sec = number(17, 2);
+    if (!y || !mo || !d || !h || !mi || !sec || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+        s[13] != ':' || s[16] != ':') {
+        return std::nullopt;
+    }
+    using namespace std::chrono;
+    const year_month_day ymd{year(*y), month(static_cast<unsigned>(*mo)),
+                             day(static_cast<unsigned>(*d))};
+    if (!ymd.ok() || *h > 23 || *mi > 59 || *sec > 60) {  // 60: a leap second
         return std::nullopt;
     }
     std::string_view rest = s.substr(19);
@@ -27,6 +46,9 @@ std::optional<sys_time> parse_iso8601(std::string_view s) {
             }
             rest.remove_prefix(1);
         }
+        if (digits == 0) {
+            return std::nullopt;
+        }
         while (digits++ < 6) {
             micros *= 10;
         }
@@ -34,15 +56,7 @@ std::optional<sys_time> parse_iso8601(std::string_view s) {
     if (rest != "Z" && rest != "+00:00") {
         return std::nullopt;
     }
-    std::tm tm{};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    const std::time_t t = ::timegm(&tm);
-    return std::chrono::system_clock::from_time_t(t) + std::chrono::microseconds(micros);
+    return sys_days(ymd) + hours(*h) + minutes(*mi) + seconds(*sec) + microseconds(micros);
 }
 
 std::string format_iso8601(sys_time t) {

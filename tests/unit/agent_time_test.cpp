@@ -28,6 +28,14 @@ TEST(iso8601, rejects_other_zones_and_garbage) {
     EXPECT_FALSE(parse_iso8601("yesterday"));
     EXPECT_FALSE(parse_iso8601(""));
     EXPECT_FALSE(parse_iso8601("2021-08-16T16:26:10"));
+    // Signs, spaces and dates that do not exist are refused, not rolled over.
+    EXPECT_FALSE(parse_iso8601("2021-08-16T16:+6:10Z"));
+    EXPECT_FALSE(parse_iso8601("2021-08- 6T16:26:10Z"));
+    EXPECT_FALSE(parse_iso8601("2021-02-30T16:26:10Z"));
+    EXPECT_FALSE(parse_iso8601("2021-13-01T16:26:10Z"));
+    EXPECT_FALSE(parse_iso8601("2021-08-16T24:00:00Z"));
+    EXPECT_FALSE(parse_iso8601("2021-08-16T16:26:10.Z"));
+    EXPECT_TRUE(parse_iso8601("2024-02-29T23:59:59Z"));
 }
 
 TEST(iso8601, formats_what_it_parses) {
