@@ -75,6 +75,11 @@ struct error {
     boost::json::value body;
 };
 
+/// The API no longer takes the token the request was made with (401, 403).
+inline bool token_refused(const error& e) {
+    return e.kind == error_kind::http_status && (e.status == 401 || e.status == 403);
+}
+
 struct response {
     unsigned status = 0;  ///< always 2xx
     /// The parsed JSON body; an empty object for 204 or an empty body.

@@ -15,6 +15,12 @@
 
 namespace avn::agent {
 
+/// A request's string argument, or nullptr when absent or not a string.
+inline const boost::json::string* str_arg(const boost::json::object& a, std::string_view key) {
+    const auto* v = a.if_contains(key);
+    return v != nullptr && v->is_string() ? &v->get_string() : nullptr;
+}
+
 class dispatcher {
   public:
     /// Answers at once, or returns nothing when the request must wait for I/O.

@@ -186,8 +186,7 @@ boost::json::value session_manager::status(const boost::json::storage_ptr& sp) c
     }
     if (restore_error_) {
         o["restore_error"] = restore_error_->message;
-        o["restore_code"] = restore_error_->code == platform::store_errc::locked ? "keyring_locked"
-                                                                                 : "keyring_error";
+        o["restore_code"] = protocol::to_string(keyring_errc(*restore_error_));
     }
     return o;
 }

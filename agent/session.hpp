@@ -12,8 +12,19 @@
 #include "agent/store_runner.hpp"
 #include "platform/secret.hpp"
 #include "platform/store.hpp"
+#include "protocol/wire.hpp"
 
 namespace avn::agent {
+
+/// The error code a keyring failure is answered with.
+inline protocol::errc keyring_errc(const platform::store_error& e) {
+    return e.code == platform::store_errc::locked ? protocol::errc::keyring_locked
+                                                  : protocol::errc::keyring_error;
+}
+
+/// What every op that needs a session says without one (avn's own words).
+inline constexpr const char* not_logged_in_message =
+    "not authenticated: please login first with 'avn user login'";
 
 /// What the API reports for a token (`GET /v1/access_token`).
 struct token_meta {

@@ -15,15 +15,6 @@ using protocol::errc;
 
 constexpr std::string_view logged_out = "logged out";
 
-constexpr const char* not_logged_in_message =
-    "not authenticated: please login first with 'avn user login'";
-
-// A string argument, or nullptr when absent or not a string.
-const boost::json::string* str_arg(const boost::json::object& a, std::string_view key) {
-    const auto* v = a.if_contains(key);
-    return v != nullptr && v->is_string() ? &v->get_string() : nullptr;
-}
-
 outcome missing(std::string_view op, std::string_view what) {
     return outcome::failure(errc::bad_request, std::string(op) + " needs " + std::string(what));
 }
@@ -44,17 +35,11 @@ std::optional<outcome> pick_credentials(const boost::json::object& a, const sess
 }
 
 outcome store_failure_reply(const platform::store_error& e, std::string_view what) {
-    return outcome::failure(
-        e.code == platform::store_errc::locked ? errc::keyring_locked : errc::keyring_error,
-        std::string(what) + e.message);
+    return outcome::failure(keyring_errc(e), std::string(what) + e.message);
 }
 
 outcome store_failure(const platform::store_error& e) {
     return store_failure_reply(e, "cannot write the session to the store: ");
-}
-
-bool token_is_dead(const api::error& e) {
-    return e.kind == api::error_kind::http_status && (e.status == 401 || e.status == 403);
 }
 
 }  // namespace
@@ -209,7 +194,7 @@ asio::awaitable<void> session_ops::check_restored() {
     auto r = co_await api_.request(verb::get, "/v1/access_token", nullptr, &token);
     if (!r) {
         const api::error e = r.error();
-        if (token_is_dead(e)) {
+        if (api::token_refused(e)) {
             std::string why =
                 "the stored session was no longer valid (" + e.api_message + "); log in again";
             if (auto ok = co_await sessions_.clear(std::move(why)); !ok) {
@@ -244,7 +229,7 @@ asio::awaitable<bool> session_ops::drop_session_if_dead(const std::string& why) 
     }
     platform::secret token = s->token.clone();
     auto r = co_await api_.request(verb::get, "/v1/me", nullptr, &token);
-    if (r || !token_is_dead(r.error())) {
+    if (r || !api::token_refused(r.error())) {
         co_return false;
     }
     if (const session* now = sessions_.current(); now != nullptr && now->token.equals(token)) {
@@ -347,7 +332,7 @@ asio::awaitable<outcome> session_ops::logout(const args_t& a) {
         auto r = co_await api_.request(verb::delete_, path, nullptr, &c.token);
         if (r) {
             result["revoked"] = true;
-        } else if (token_is_dead(r.error()) ||
+        } else if (api::token_refused(r.error()) ||
                    (r.error().kind == api::error_kind::http_status && r.error().status == 404)) {
             // avn keeps its file when the revoke fails, so an expired token
             // blocks logout; the token is gone either way, so we clear.

@@ -25,11 +25,6 @@ using boost::beast::http::verb;
 using protocol::errc;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-const boost::json::string* str_arg(const boost::json::object& a, std::string_view key) {
-    const auto* v = a.if_contains(key);
-    return v != nullptr && v->is_string() ? &v->get_string() : nullptr;
-}
-
 std::optional<std::int64_t> int_arg(const boost::json::object& a, std::string_view key) {
     const auto* v = a.if_contains(key);
     if (v == nullptr) {
@@ -68,10 +63,6 @@ std::string host_name() {
         return "this host";
     }
     return buf;
-}
-
-bool is_dead(const api::error& e) {
-    return e.kind == api::error_kind::http_status && (e.status == 401 || e.status == 403);
 }
 
 std::string seconds_text(std::chrono::steady_clock::duration d) {
@@ -393,7 +384,7 @@ asio::awaitable<bool> token_keeper::do_refresh(const std::string& name) {
         co_return true;
     }
     const api::error e = r.error();
-    if (is_dead(e)) {
+    if (api::token_refused(e)) {
         if (name.empty()) {
             std::string why = "the API refused the session token while extending it (" +
                               e.api_message + "); log in again";
@@ -435,8 +426,7 @@ asio::awaitable<outcome> token_keeper::create_derived(std::string name, std::int
     const session* s = sessions_.current();
     outcome out;
     if (s == nullptr) {
-        out = outcome::failure(errc::not_logged_in,
-                               "not authenticated: please login first with 'avn user login'");
+        out = outcome::failure(errc::not_logged_in, not_logged_in_message);
     } else {
         platform::secret session_token = s->token.clone();
         boost::json::object body;
@@ -482,7 +472,7 @@ asio::awaitable<outcome> token_keeper::create_derived(std::string name, std::int
                 const std::string path =
                     "/v1/access_token/" + api::encode_path_segment(old->expose());
                 auto gone = co_await api_.request(verb::delete_, path, nullptr, &session_token);
-                if (!gone && !is_dead(gone.error()) && gone.error().status != 404) {
+                if (!gone && !api::token_refused(gone.error()) && gone.error().status != 404) {
                     log_warning("cannot revoke the replaced token '" + name +
                                 "': " + gone.error().message);
                 }
@@ -530,13 +520,10 @@ token_keeper::token_step token_keeper::next_token_step(const boost::json::object
                                            "the session ended: " + sessions_.cleared_why()));
         }
         if (const auto& e = sessions_.restore_error()) {
-            return answer(
-                outcome::failure(e->code == platform::store_errc::locked ? errc::keyring_locked
-                                                                         : errc::keyring_error,
-                                 "cannot read the session from the store: " + e->message));
+            return answer(outcome::failure(
+                keyring_errc(*e), "cannot read the session from the store: " + e->message));
         }
-        return answer(outcome::failure(
-            errc::not_logged_in, "not authenticated: please login first with 'avn user login'"));
+        return answer(outcome::failure(errc::not_logged_in, not_logged_in_message));
     }
     kept* k = nullptr;
     if (name.empty()) {
@@ -571,8 +558,7 @@ token_keeper::token_step token_keeper::next_token_step(const boost::json::object
         }
     }
     if (k == nullptr) {
-        return answer(outcome::failure(
-            errc::not_logged_in, "not authenticated: please login first with 'avn user login'"));
+        return answer(outcome::failure(errc::not_logged_in, not_logged_in_message));
     }
     k->last_requested = clock_.steady_now();
     if (!k->next_check && k->failures == 0) {
@@ -666,7 +652,7 @@ asio::awaitable<outcome> token_keeper::token_check_op(const boost::json::object&
         co_return outcome::success(std::move(r));
     }
     const api::error e = resp.error();
-    if (!is_dead(e)) {
+    if (!api::token_refused(e)) {
         co_return api_failure(e);
     }
     r["valid"] = false;
@@ -797,7 +783,7 @@ asio::awaitable<void> token_keeper::drop_derived(const platform::secret* with) {
         auto r = co_await api_.request(verb::delete_, path, nullptr, with != nullptr ? with : &own);
         if (r) {
             log_info("revoked derived token '" + name + "'");
-        } else if (!is_dead(r.error()) && r.error().status != 404) {
+        } else if (!api::token_refused(r.error()) && r.error().status != 404) {
             log_warning("cannot revoke derived token '" + name + "': " + r.error().message);
         }
         co_await erase_stored(name);
