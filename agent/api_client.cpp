@@ -343,6 +343,9 @@ class request_wiper {
             platform::wipe(const_cast<char*>(v.data()), v.size());
         }
         platform::wipe(req_.body());
+        // DELETE /v1/access_token/<token> carries a token in the target.
+        const auto target = req_.target();
+        platform::wipe(const_cast<char*>(target.data()), target.size());
     }
 
   private:
@@ -915,7 +918,10 @@ asio::awaitable<result> client::impl::run(http::verb method, std::string path,
                              "the token is empty or holds characters that cannot be sent in an "
                              "HTTP header");
     }
-    http_request req{method, tgt.prefix + path, 11};
+    std::string target = tgt.prefix + path;
+    platform::wipe(path);  // a path may hold a token; the request's copy is wiped by `wiper`
+    http_request req{method, target, 11};
+    platform::wipe(target);
     request_wiper wiper(req);
     req.set(http::field::host, tgt.authority);
     req.set(http::field::user_agent, user_agent);

@@ -328,8 +328,9 @@ asio::awaitable<outcome> session_ops::logout(const args_t& a) {
         result["revoked"] = false;
         result["reason"] = "not revoked on request (--no-token-revoke)";
     } else {
-        const std::string path = "/v1/access_token/" + api::encode_path_segment(c.token.expose());
+        std::string path = "/v1/access_token/" + api::encode_path_segment(c.token.expose());
         auto r = co_await api_.request(verb::delete_, path, nullptr, &c.token);
+        platform::wipe(path);  // it holds the token
         if (r) {
             result["revoked"] = true;
         } else if (api::token_refused(r.error()) ||

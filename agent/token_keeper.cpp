@@ -469,9 +469,9 @@ asio::awaitable<outcome> token_keeper::create_derived(std::string name, std::int
             if (old) {
                 // Replaced: the old one goes, so tokens do not pile up
                 // against the API's limit.
-                const std::string path =
-                    "/v1/access_token/" + api::encode_path_segment(old->expose());
+                std::string path = "/v1/access_token/" + api::encode_path_segment(old->expose());
                 auto gone = co_await api_.request(verb::delete_, path, nullptr, &session_token);
+                platform::wipe(path);  // it holds the token
                 if (!gone && !api::token_refused(gone.error()) && gone.error().status != 404) {
                     log_warning("cannot revoke the replaced token '" + name +
                                 "': " + gone.error().message);
@@ -779,8 +779,9 @@ asio::awaitable<void> token_keeper::drop_derived(const platform::secret* with) {
         // token may revoke itself. Already dead ones answer 401 or 404.
         platform::secret own = k->token.clone();
         tokens_.erase(name);
-        const std::string path = "/v1/access_token/" + api::encode_path_segment(own.expose());
+        std::string path = "/v1/access_token/" + api::encode_path_segment(own.expose());
         auto r = co_await api_.request(verb::delete_, path, nullptr, with != nullptr ? with : &own);
+        platform::wipe(path);  // it holds the token
         if (r) {
             log_info("revoked derived token '" + name + "'");
         } else if (!api::token_refused(r.error()) && r.error().status != 404) {

@@ -23,9 +23,8 @@ std::optional<int> refuse_early(user_session& s) {
                                 ? session->get_object().if_contains("logged_in")
                                 : nullptr;
     if (logged_in != nullptr && logged_in->is_bool() && !logged_in->get_bool()) {
-        call_result refused;
-        refused.reply.code_text = "not_logged_in";
-        return report_failure(s.con, "password_change", refused);
+        return report_user_error(s.con,
+                                 "not authenticated: please login first with 'avn user login'");
     }
     return std::nullopt;
 }

@@ -82,12 +82,6 @@ class wiped_buffer {
 // ---------------------------------------------------------------------------
 // Text.
 
-std::string octal_mode(mode_t m) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
-    return buf;
-}
-
 std::string errno_text(int err) {
     return std::strerror(err);
 }

@@ -27,8 +27,4 @@ result<void> harden_process() {
     return {};
 }
 
-bool is_dumpable() {
-    return ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0;
-}
-
 }  // namespace avn::platform

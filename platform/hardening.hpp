@@ -10,7 +10,4 @@ namespace avn::platform {
 /// raises the soft open-file limit to the hard one. Call first in main().
 result<void> harden_process();
 
-/// True when the kernel reports this process as not dumpable.
-bool is_dumpable();
-
 }  // namespace avn::platform

@@ -17,12 +17,6 @@ std::string env_or_empty(const char* name) {
     return v != nullptr ? std::string(v) : std::string();
 }
 
-std::string octal_mode(mode_t m) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
-    return buf;
-}
-
 result<void> check_private_dir(const std::string& dir) {
     struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0) {
@@ -68,6 +62,12 @@ result<void> check_named_dir(const std::string& dir) {
 }
 
 }  // namespace
+
+std::string octal_mode(mode_t m) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+    return buf;
+}
 
 socket_location default_socket_location() {
     socket_location loc;

@@ -1,6 +1,8 @@
 // Where the agent's socket lives, and the safety checks on its folder.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "platform/result.hpp"
@@ -31,5 +33,8 @@ result<void> prepare_socket_dir(const socket_location& loc);
 
 /// Quotes `s` for a POSIX shell when it holds anything but safe characters.
 std::string shell_quote(const std::string& s);
+
+/// A file mode's permission bits as four octal digits ("0755"), for messages.
+std::string octal_mode(mode_t m);
 
 }  // namespace avn::platform
