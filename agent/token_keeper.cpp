@@ -213,6 +213,13 @@ std::chrono::seconds token_keeper::backoff(int failures) {
 
 void token_keeper::plan(kept& k) {
     k.next_check.reset();
+    if (k.name.empty() && !k.meta_known) {
+        // The session's expiry is not known (the API did not say at login):
+        // ask again, backing off, rather than serve it without a lifetime.
+        k.next_check = clock_.steady_now() +
+                       std::max<std::chrono::seconds>(cfg_.meta_retry, backoff(k.failures + 1));
+        return;
+    }
     if (!k.expiry || k.max_age <= 0) {
         return;  // never expires, or nothing known to plan with
     }
@@ -564,6 +571,11 @@ token_keeper::token_step token_keeper::next_token_step(const boost::json::object
     if (!k->next_check && k->failures == 0) {
         plan(*k);
         kick();
+    }
+    if (name.empty() && !k->meta_known && min_ttl > 0 && !refreshed) {
+        // Its expiry is unknown: ask the API (which extends it too) before
+        // promising a lifetime; if the API cannot say, it is served as is.
+        return {std::nullopt, token_step::action::refresh, name, 0, nullptr};
     }
     if (k->expiry && *k->expiry - clock_.now() < std::chrono::seconds(min_ttl)) {
         if (refreshed) {

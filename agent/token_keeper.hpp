@@ -47,6 +47,8 @@ struct keeper_config {
     double extend_at = 1.0 / 3.0;
     std::chrono::seconds backoff_min{1};
     std::chrono::seconds backoff_max{300};
+    /// When the session's expiry is unknown, how soon to ask the API again.
+    std::chrono::seconds meta_retry{30};
     /// Max age of a derived token when the client names none.
     std::int64_t default_max_age = 3600;
     /// Accept `debug_advance_clock` (tests only).

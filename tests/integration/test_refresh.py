@@ -71,6 +71,24 @@ class Session(KeeperCase):
             per_window[c["time"][:13]] += 1
         self.assertLessEqual(max(per_window.values()), 3)
 
+    def test_an_expiry_the_api_did_not_give_at_login_is_asked_for_again(self):
+        self.fake.add_fault("GET", "^/v1/access_token$", status=503, count=1)
+        self.assertIn("result", self.agent.call("login", {"email": EMAIL, "password": PASSWORD}))
+        session = self.status_tokens()[0]
+        self.assertIsNone(session["expiry_time"], session)
+        self.assertIsNotNone(session["next_extension"], "nothing planned to learn the expiry")
+        self.advance(31)
+        session = self.status_tokens()[0]
+        self.assertIsNotNone(session["expiry_time"], session)
+        self.assertEqual(session["failures"], 0)
+
+    def test_min_ttl_asks_for_an_unknown_expiry_first(self):
+        self.fake.add_fault("GET", "^/v1/access_token$", status=503, count=1)
+        self.assertIn("result", self.agent.call("login", {"email": EMAIL, "password": PASSWORD}))
+        t = self.token(min_ttl=60)["result"]
+        self.assertIsNotNone(t["expires_in"], t)
+        self.assertGreater(t["expires_in"], 60)
+
     def test_token_with_min_ttl_is_served_from_memory_when_enough_life_is_left(self):
         self.fake.clear_requests()
         for _ in range(5):
