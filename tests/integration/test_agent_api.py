@@ -1,7 +1,9 @@
 """The agent's side of the Aiven API: configuration checks at start, TLS
 refusals seen through the protocol, deadlines, and what reaches the log."""
 
+import json
 import os
+import signal
 import threading
 
 from harness import TestCase, binary, run, wait_for  # first: puts tests/fake_aiven on sys.path
@@ -101,6 +103,47 @@ class Deadlines(TestCase):
             self.assertEqual(err["code"], "api_error")
             self.assertEqual(err["status"], 503)
             self.assertEqual(err["api_message"], "Service temporarily unavailable")
+
+
+class Stopping(TestCase):
+    def test_sigterm_with_a_request_waiting_on_the_api_ends_after_the_grace(self):
+        with FakeAiven() as fake:
+            fake.add_user("slow@example.com", PASSWORD)
+            agent = self.start_agent("--shutdown-grace", "0.5",
+                                     env={"AIVEN_WEB_URL": fake.url,
+                                          "AIVEN_CA_CERT": fake.ca_file})
+            fake.add_fault("POST", "^/v1/userauth$", delay=30, count=100)
+            c = agent.client(timeout=20)
+            c.send_raw(json.dumps({"v": 1, "id": 1, "op": "login",
+                                   "args": {"email": "slow@example.com",
+                                            "password": PASSWORD}}).encode() + b"\n")
+            wait_for(lambda: any(f["count"] < 100 for f in fake.faults_list()),
+                     what="the login to reach the API")
+            self.assertEqual(agent.stop(signal.SIGTERM, timeout=15), 0)
+            self.assertFalse(os.path.exists(agent.sock))
+            self.assertIn("1 connection(s) still busy at the end of the grace period; exiting",
+                          agent.log())
+            self.assertTrue(c.at_eof())  # no reply, the connection closed
+
+    def test_a_second_signal_during_the_grace_ends_the_agent_at_once(self):
+        with FakeAiven() as fake:
+            fake.add_user("slow@example.com", PASSWORD)
+            agent = self.start_agent("--shutdown-grace", "60",
+                                     env={"AIVEN_WEB_URL": fake.url,
+                                          "AIVEN_CA_CERT": fake.ca_file})
+            fake.add_fault("POST", "^/v1/userauth$", delay=30, count=100)
+            c = agent.client(timeout=20)
+            c.send_raw(json.dumps({"v": 1, "id": 1, "op": "login",
+                                   "args": {"email": "slow@example.com",
+                                            "password": PASSWORD}}).encode() + b"\n")
+            wait_for(lambda: any(f["count"] < 100 for f in fake.faults_list()),
+                     what="the login to reach the API")
+            agent.proc.send_signal(signal.SIGTERM)
+            wait_for(lambda: "stopping: SIGTERM" in agent.log(), what="the stop to begin")
+            # Well before the 60 s grace: the second signal does not wait for the login.
+            self.assertEqual(agent.stop(signal.SIGTERM, timeout=15), 0)
+            self.assertFalse(os.path.exists(agent.sock))
+            c.close()
 
 
 class LogLines(TestCase):
