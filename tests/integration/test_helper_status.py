@@ -64,6 +64,45 @@ class Status(TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("did not answer within", r.stderr)
 
+    def fake_agent(self, answer):
+        """A listener that reads one request and sends `answer` (bytes), then closes."""
+        import socket
+        import threading
+        path = self.tmp_path("odd.sock")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(path)
+        s.listen(1)
+        self.addCleanup(s.close)
+
+        def serve():
+            conn, _ = s.accept()
+            with conn:
+                conn.recv(65536)
+                try:
+                    conn.sendall(answer)
+                except OSError:
+                    pass  # the client gave up reading: that is the point
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 10)
+        return path
+
+    def test_a_reply_that_is_not_a_reply_is_named_as_such(self):
+        cases = ((b"garbage\n", "unexpected reply from the agent: reply is not valid JSON"),
+                 (b'{"v":1,"id":1}\n',
+                  'unexpected reply from the agent: reply has neither "result" nor "error"'),
+                 (b"x" * (17 << 20), "the agent's reply is too long"))
+        for answer, what in cases:
+            with self.subTest(what=what):
+                path = self.fake_agent(answer)
+                r = run([binary("avn-user"), "--timeout", "20", "status"],
+                        env=self.env(AVN_AGENT_SOCK=path), timeout=30)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertEqual(r.stdout, "")
+                self.assertIn(what, r.stderr)
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+                os.unlink(path)
+
     def test_usage_errors_exit_2(self):
         for argv in (["frobnicate"], [], ["status", "--bogus"]):
             r = run([binary("avn-user"), *argv], env=self.env())
