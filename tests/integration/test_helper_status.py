@@ -116,14 +116,16 @@ class Status(TestCase):
 
 
 class Linkage(TestCase):
-    def test_helper_links_no_tls_http_or_keyring_library(self):
-        out = subprocess.run(["ldd", binary("avn-user")], capture_output=True, text=True,
-                             check=True).stdout
-        libs = [line.split()[0] for line in out.splitlines() if line.strip()]
-        for forbidden in ("libssl", "libsecret", "libgio", "libglib", "libdbus", "libsystemd",
-                          "libcurl", "libnghttp"):
-            self.assertFalse([l for l in libs if l.startswith(forbidden)],
-                             f"avn-user links {forbidden}: {libs}")
+    def test_client_programs_link_no_tls_http_or_keyring_library(self):
+        for program in ("avn-user", "git-credential-avn"):
+            with self.subTest(program=program):
+                out = subprocess.run(["ldd", binary(program)], capture_output=True, text=True,
+                                     check=True).stdout
+                libs = [line.split()[0] for line in out.splitlines() if line.strip()]
+                for forbidden in ("libssl", "libcrypto", "libsecret", "libgio", "libglib",
+                                  "libdbus", "libsystemd", "libcurl", "libnghttp"):
+                    self.assertFalse([x for x in libs if x.startswith(forbidden)],
+                                     f"{program} links {forbidden}: {libs}")
 
     def test_agent_links_what_it_needs(self):
         out = subprocess.run(["ldd", binary("avn-agent")], capture_output=True, text=True,
