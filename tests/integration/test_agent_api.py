@@ -106,44 +106,38 @@ class Deadlines(TestCase):
 
 
 class Stopping(TestCase):
+    def hanging_login(self, grace):
+        """An agent with --shutdown-grace `grace` and a client whose login the API holds."""
+        fake = FakeAiven().start()
+        self.addCleanup(fake.stop)
+        fake.add_user("slow@example.com", PASSWORD)
+        agent = self.start_agent("--shutdown-grace", grace,
+                                 env={"AIVEN_WEB_URL": fake.url, "AIVEN_CA_CERT": fake.ca_file})
+        fake.add_fault("POST", "^/v1/userauth$", delay=30, count=100)
+        c = agent.client(timeout=20)
+        self.addCleanup(c.close)
+        c.send_raw(json.dumps({"v": 1, "id": 1, "op": "login",
+                               "args": {"email": "slow@example.com",
+                                        "password": PASSWORD}}).encode() + b"\n")
+        wait_for(lambda: any(f["count"] < 100 for f in fake.faults_list()),
+                 what="the login to reach the API")
+        return agent, c
+
     def test_sigterm_with_a_request_waiting_on_the_api_ends_after_the_grace(self):
-        with FakeAiven() as fake:
-            fake.add_user("slow@example.com", PASSWORD)
-            agent = self.start_agent("--shutdown-grace", "0.5",
-                                     env={"AIVEN_WEB_URL": fake.url,
-                                          "AIVEN_CA_CERT": fake.ca_file})
-            fake.add_fault("POST", "^/v1/userauth$", delay=30, count=100)
-            c = agent.client(timeout=20)
-            c.send_raw(json.dumps({"v": 1, "id": 1, "op": "login",
-                                   "args": {"email": "slow@example.com",
-                                            "password": PASSWORD}}).encode() + b"\n")
-            wait_for(lambda: any(f["count"] < 100 for f in fake.faults_list()),
-                     what="the login to reach the API")
-            self.assertEqual(agent.stop(signal.SIGTERM, timeout=15), 0)
-            self.assertFalse(os.path.exists(agent.sock))
-            self.assertIn("1 connection(s) still busy at the end of the grace period; exiting",
-                          agent.log())
-            self.assertTrue(c.at_eof())  # no reply, the connection closed
+        agent, c = self.hanging_login("0.5")
+        self.assertEqual(agent.stop(signal.SIGTERM, timeout=15), 0)
+        self.assertFalse(os.path.exists(agent.sock))
+        self.assertIn("1 connection(s) still busy at the end of the grace period; exiting",
+                      agent.log())
+        self.assertTrue(c.at_eof())  # no reply, the connection closed
 
     def test_a_second_signal_during_the_grace_ends_the_agent_at_once(self):
-        with FakeAiven() as fake:
-            fake.add_user("slow@example.com", PASSWORD)
-            agent = self.start_agent("--shutdown-grace", "60",
-                                     env={"AIVEN_WEB_URL": fake.url,
-                                          "AIVEN_CA_CERT": fake.ca_file})
-            fake.add_fault("POST", "^/v1/userauth$", delay=30, count=100)
-            c = agent.client(timeout=20)
-            c.send_raw(json.dumps({"v": 1, "id": 1, "op": "login",
-                                   "args": {"email": "slow@example.com",
-                                            "password": PASSWORD}}).encode() + b"\n")
-            wait_for(lambda: any(f["count"] < 100 for f in fake.faults_list()),
-                     what="the login to reach the API")
-            agent.proc.send_signal(signal.SIGTERM)
-            wait_for(lambda: "stopping: SIGTERM" in agent.log(), what="the stop to begin")
-            # Well before the 60 s grace: the second signal does not wait for the login.
-            self.assertEqual(agent.stop(signal.SIGTERM, timeout=15), 0)
-            self.assertFalse(os.path.exists(agent.sock))
-            c.close()
+        agent, _ = self.hanging_login("60")
+        agent.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "stopping: SIGTERM" in agent.log(), what="the stop to begin")
+        # Well before the 60 s grace: the second signal does not wait for the login.
+        self.assertEqual(agent.stop(signal.SIGTERM, timeout=15), 0)
+        self.assertFalse(os.path.exists(agent.sock))
 
 
 class LogLines(TestCase):
